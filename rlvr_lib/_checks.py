@@ -1,0 +1,58 @@
+"""Argument checks that raise one clear error naming the parameter and what is allowed.
+
+Every public entry point of `rlvr_lib` validates its dials with these helpers, so a bad value fails at
+once with a message such as ``n_operands must be an int in [2, 6], got 9``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+
+class ConfigError(ValueError):
+    """A parameter has an unknown name, a wrong type or a value outside its allowed range."""
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    return value
+
+
+def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an int{_range(lo, hi)}, got {value!r} ({type(value).__name__})")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{name} must be an int{_range(lo, hi)}, got {value}")
+    return value
+
+
+def check_float(
+    name: str, value: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number{_range(lo, hi, lo_open)}, got {value!r}")
+    value = float(value)
+    bad = not math.isfinite(value)
+    bad |= lo is not None and (value <= lo if lo_open else value < lo)
+    bad |= hi is not None and value > hi
+    if bad:
+        raise ConfigError(f"{name} must be a finite number{_range(lo, hi, lo_open)}, got {value}")
+    return value
+
+
+def check_prob(name: str, value: Any) -> float:
+    """A proportion or probability: a number in [0, 1]."""
+    return check_float(name, value, 0.0, 1.0)
+
+
+def _range(lo, hi, lo_open: bool = False) -> str:
+    if lo is None and hi is None:
+        return ""
+    if hi is None:
+        return f" {'>' if lo_open else '>='} {lo}"
+    if lo is None:
+        return f" <= {hi}"
+    return f" in {'(' if lo_open else '['}{lo}, {hi}]"

@@ -1,0 +1,30 @@
+"""Named base models of the testbed: one dial changed at a time from the default.
+
+=================  ===============================================================================
+name               what differs from ``default``
+=================  ===============================================================================
+default            reliable style preferred (60% of corpus solutions), 300 pretraining steps
+shortcut           the unreliable shortcut style preferred (reliable_share = 0.3)
+contaminated       half of the evaluation problems copied, solved, 20 times each into the corpus
+steps-N            base strength: N pretraining steps instead of 300 (N in 60, 100, 150, 200)
+=================  ===============================================================================
+"""
+
+from __future__ import annotations
+
+from ._checks import check_choice
+from .pretrain import PretrainConfig
+
+DEFAULT = PretrainConfig()
+
+BASES: dict[str, PretrainConfig] = {
+    "default": DEFAULT,
+    "shortcut": DEFAULT.with_(reliable_share=0.3),
+    "contaminated": DEFAULT.with_(contamination=0.5),
+    **{f"steps-{n}": DEFAULT.with_(steps=n) for n in (60, 100, 150, 200)},
+}
+
+
+def base_config(name: str) -> PretrainConfig:
+    check_choice("base", name, BASES)
+    return BASES[name]

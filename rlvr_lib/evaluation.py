@@ -1,0 +1,150 @@
+"""Held-out evaluation of a policy on the task world.
+
+Metrics (names as logged; the book's glossary repeats them):
+
+* ``greedy_acc``     share of evaluation prompts whose greedy completion is correct;
+* ``exact_acc``      expected accuracy at temperature T computed by teacher forcing: the summed probability
+                     of the canonical correct completions (reliable style, plus the shortcut style where it
+                     happens to be right). It counts only canonical paths, so it is a lower bound on the
+                     true expected accuracy; on trained bases the gap to ``sampled_acc`` is small;
+* ``sampled_acc``    share of correct completions among n samples per prompt at temperature T;
+* ``pass@k``         unbiased pass@k from n samples (Chen et al. 2021): 1 - C(n-c, k) / C(n, k);
+* ``entropy``        mean per-token entropy (nats, at temperature 1 of the raw logits) along the sampled
+                     completions, averaged over all completion tokens (eos included);
+* ``share_reliable`` / ``share_shortcut`` / ``share_other``  style shares among the samples;
+  ``greedy_share_reliable`` the same for greedy completions;
+* every metric again under ``clean/`` and ``contaminated/`` when the set has contaminated items.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ._checks import check_float, check_int
+from .tasks import completion_style, correct_completions, is_correct
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate of pass@k from n samples of which c are correct (Chen et al. 2021, eq. 1)."""
+    check_int("n", n, 1)
+    check_int("c", c, 0, n)
+    check_int("k", k, 1, n)
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
+
+
+def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, temperature: float | None,
+             num_return_sequences: int = 1, seed: int = 0, batch_size: int = 256):
+    """Completions for `prompts` (greedy when `temperature` is None) and the per-token entropies.
+
+    Returns (texts, entropies, token_ids): texts is a list of len(prompts) * num_return_sequences strings
+    (samples of one prompt adjacent); entropies and token_ids are lists of 1-D arrays, one per completion,
+    over its tokens up to and including eos.
+    """
+    import torch
+
+    texts, ents, toks = [], [], []
+    torch.manual_seed(seed)
+    eos = tokenizer.eos_token_id
+    for start in range(0, len(prompts), batch_size):
+        chunk = list(prompts[start : start + batch_size])
+        enc = tokenizer(chunk, return_tensors="pt", padding=True)
+        kw = dict(do_sample=False) if temperature is None else dict(do_sample=True, temperature=temperature,
+                                                                     top_k=0, top_p=1.0)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
+                                 return_dict_in_generate=True, output_logits=True, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=eos, **kw)
+        new = out.sequences[:, enc["input_ids"].shape[1] :]  # (B*n, T)
+        logits = torch.stack(out.logits, dim=1).float()  # (B*n, T, V)
+        logp = torch.log_softmax(logits, -1)
+        h = -(logp.exp() * logp).sum(-1)  # (B*n, T)
+        is_eos = (new == eos).int()
+        before_eos = (is_eos.cumsum(1) - is_eos) == 0  # tokens up to and including the first eos
+        for row in range(new.shape[0]):
+            keep = before_eos[row]
+            texts.append(tokenizer.decode(new[row][keep], skip_special_tokens=True))
+            ents.append(h[row][keep].numpy())
+            toks.append(new[row][keep].numpy())
+    return texts, ents, toks
+
+
+def sequence_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str],
+                      temperature: float = 1.0, batch_size: int = 512) -> np.ndarray:
+    """log pi_T(completion + eos | prompt) for each pair, by teacher forcing, at temperature T."""
+    import torch
+
+    out = []
+    eos = tokenizer.eos_token_id
+    for s in range(0, len(prompts), batch_size):
+        P = [tokenizer(p)["input_ids"] for p in prompts[s : s + batch_size]]
+        C = [tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in completions[s : s + batch_size]]
+        seqs = [p + c for p, c in zip(P, C)]
+        width = max(map(len, seqs))
+        pad = tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(x)) + x for x in seqs])  # left padded
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in seqs])
+        pos = (mask.cumsum(1) - 1).clamp(min=0)
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits.float() / temperature
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]  # (B, W-1)
+        for row, c in enumerate(C):
+            out.append(float(logp[row, width - 1 - len(c) :].sum()))
+    return np.array(out)
+
+
+def evaluate(model, tokenizer, items: Sequence[dict], *, fmt: str, n_samples: int = 8, temperature: float = 1.0,
+             ks: Sequence[int] = (1, 4, 8), max_new_tokens: int = 64, seed: int = 0) -> dict[str, float]:
+    """All held-out metrics for `items` (from `tasks.eval_items`). Deterministic for `seed`."""
+    check_int("n_samples", n_samples, 1)
+    check_float("temperature", temperature, 0.0, 10.0, lo_open=True)
+    ks = [k for k in ks if k <= n_samples]
+    was_training = model.training
+    model.eval()
+    prompts = [it["prompt"] for it in items]
+    greedy, _, _ = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=None, seed=seed)
+    samples, ents, _ = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature,
+                             num_return_sequences=n_samples, seed=seed)
+    pairs = [(i, c) for i, it in enumerate(items) for c in correct_completions(it["problem"], fmt)]
+    lp = sequence_logprobs(model, tokenizer, [prompts[i] for i, _ in pairs], [c for _, c in pairs], temperature)
+    exact = np.zeros(len(items))
+    np.add.at(exact, [i for i, _ in pairs], np.exp(lp))
+    if was_training:
+        model.train()
+
+    per_item = []
+    for i, it in enumerate(items):
+        outs = samples[i * n_samples : (i + 1) * n_samples]
+        correct = [is_correct(o, it["answer"]) for o in outs]
+        styles = [completion_style(o) for o in outs]
+        tok_ent = np.concatenate(ents[i * n_samples : (i + 1) * n_samples])
+        per_item.append({
+            "contaminated": it["contaminated"],
+            "greedy_acc": float(is_correct(greedy[i], it["answer"])),
+            "exact_acc": float(exact[i]),
+            "sampled_acc": float(np.mean(correct)),
+            **{f"pass@{k}": pass_at_k(n_samples, int(sum(correct)), k) for k in ks},
+            "ent_sum": float(tok_ent.sum()), "ent_n": len(tok_ent),
+            "share_reliable": styles.count("reliable") / n_samples,
+            "share_shortcut": styles.count("shortcut") / n_samples,
+            "share_other": styles.count("other") / n_samples,
+            "greedy_share_reliable": float(completion_style(greedy[i]) == "reliable"),
+        })
+    out = _aggregate(per_item)
+    flags = {r["contaminated"] for r in per_item}
+    if flags == {True, False}:
+        for name, flag in (("clean", False), ("contaminated", True)):
+            out.update({f"{name}/{k}": v for k, v in _aggregate([r for r in per_item if r["contaminated"] == flag]).items()})
+    return out
+
+
+def _aggregate(rows: list[dict]) -> dict[str, float]:
+    keys = [k for k in rows[0] if k not in ("contaminated", "ent_sum", "ent_n")]
+    out = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    out["entropy"] = sum(r["ent_sum"] for r in rows) / max(1, sum(r["ent_n"] for r in rows))
+    out["n_items"] = float(len(rows))
+    return out

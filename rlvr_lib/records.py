@@ -1,0 +1,177 @@
+"""Run records: one directory per run, written so that an interrupted run never looks complete.
+
+Layout of ``<output_root>/<experiment>/<run_id>/``:
+
+* ``config.json``    the resolved :class:`~rlvr_lib.config.ExperimentConfig` (plus the base's pretraining
+                     configuration when the base is a named tiny base);
+* ``metrics.jsonl``  one JSON object per logged optimizer step (``step`` plus metric -> value), training
+                     metrics and, every ``eval_every`` steps, held-out ``eval/`` metrics;
+* ``meta.json``      package versions, git revision, seed, host, start time;
+* ``status.json``    written last, atomically: ``{"status": "complete" | "diverged" | "failed", "wall_s", ...}``.
+                     While a run is in progress its status is ``running``.
+
+:func:`load_runs` returns every run under a root as one tidy table (run x step x metric).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable
+
+STATUSES = ("running", "complete", "diverged", "failed")
+FINISHED = ("complete", "diverged")  # a sweep does not re-run these
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1, default=_json_default)
+    os.replace(tmp, path)
+
+
+def _json_default(o):
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(v):
+    """JSON has no inf/nan: store them as strings that `load_runs` turns back into floats."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("rlvr_lib", "torch", "transformers", "trl", "accelerate", "datasets", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def git_revision() -> str:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        if rev.returncode:
+            return "unknown"
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class RunRecord:
+    """Writer for one run directory."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self.t0 = time.time()
+
+    @property
+    def status(self) -> str | None:
+        return read_status(self.dir)
+
+    def start(self, config: dict, seed: int) -> None:
+        """Begin a fresh record (anything left by an earlier, unfinished attempt is cleared)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in ("metrics.jsonl", "status.json"):
+            (self.dir / name).unlink(missing_ok=True)
+        atomic_write_json(self.dir / "status.json", {"status": "running", "started": self.t0})
+        atomic_write_json(self.dir / "config.json", config)
+        atomic_write_json(self.dir / "meta.json", {
+            "versions": versions(), "git": git_revision(), "seed": seed, "host": platform.node(),
+            "platform": platform.platform(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+
+    def log(self, step: int, metrics: dict) -> None:
+        row = {"step": int(step), **{k: _clean(float(v)) for k, v in metrics.items()
+                                      if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+        with open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def finish(self, status: str, **info) -> None:
+        assert status in STATUSES[1:], status
+        atomic_write_json(self.dir / "status.json", {"status": status, "wall_s": time.time() - self.t0, **info})
+
+
+def read_status(run_dir: Path) -> str | None:
+    p = Path(run_dir) / "status.json"
+    try:
+        return json.loads(p.read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def is_finished(run_dir: Path) -> bool:
+    return read_status(run_dir) in FINISHED
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    p = Path(run_dir) / "metrics.jsonl"
+    if not p.exists():
+        return []
+    rows = []
+    for line in p.read_text().splitlines():
+        try:
+            rows.append({k: float(v) if isinstance(v, str) else v for k, v in json.loads(line).items()})
+        except ValueError:  # a line cut by a kill
+            continue
+    return rows
+
+
+def iter_run_dirs(root: Path) -> Iterable[Path]:
+    root = Path(root)
+    if not root.exists():
+        return []
+    return sorted(p.parent for p in root.rglob("config.json"))
+
+
+def load_runs(root: Path | str, statuses: Iterable[str] = FINISHED, config_fields: Iterable[str] | None = None):
+    """Every run under `root` with a status in `statuses` as a tidy DataFrame with columns
+    run_id, experiment, name, seed, status, step, metric, value, plus the requested config fields
+    (default: all scalar config fields)."""
+    import pandas as pd
+
+    frames = []
+    for d in iter_run_dirs(root):
+        status = read_status(d)
+        if status not in set(statuses):
+            continue
+        cfg = json.loads((d / "config.json").read_text())
+        exp = cfg.get("experiment", {})
+        keys = config_fields if config_fields is not None else [k for k, v in exp.items()
+                                                              if isinstance(v, (str, int, float, bool, type(None)))]
+        rows = read_metrics(d)
+        if not rows:
+            continue
+        wide = pd.DataFrame(rows)
+        long = wide.melt(id_vars="step", var_name="metric", value_name="value").dropna(subset=["value"])
+        long.insert(0, "run_id", d.name)
+        long.insert(1, "status", status)
+        for k in keys:
+            v = exp.get(k)
+            long[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
+        if "reward" not in keys:
+            long["reward"] = "+".join(f"{k}:{v:g}" for k, v in exp.get("reward", {}).items())
+        frames.append(long)
+    if not frames:
+        return pd.DataFrame(columns=["run_id", "status", "step", "metric", "value"])
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,189 @@
+"""Reward functions on TRL's reward-function contract.
+
+Each reward is a callable ``f(prompts, completions, completion_ids, answer, **kwargs) -> list[float]`` whose
+``__name__`` is a stable metric name (TRL logs ``rewards/<name>/mean``). The dataset's ``answer`` column
+arrives as a keyword list. Build them with :func:`make_reward`; mixtures are several rewards with weights,
+passed to TRL's own ``reward_weights`` (see ``config``).
+
+=================  ====================================================================================
+name               reward of completion y to a prompt with answer a
+=================  ====================================================================================
+ground_truth       1 if y's answer equals a, else 0 (the task verifier; malformed = 0)
+random             Bernoulli(p), drawn from a generator seeded by the run seed; ignores y entirely
+format             1 if y has a style tag and an answer mark followed by digits (correctness ignored)
+incorrect          1 if y's answer is wrong (or malformed), else 0 (Shao et al.'s incorrect-label reward)
+noisy              ground truth with each correct y rewarded 0 with prob. fn_rate (false negative) and
+                   each incorrect y rewarded 1 with prob. fp_rate (false positive): the reward-
+                   misalignment model of Chen et al. as a dial; fp = fn = 0.5 is the random reward
+constant           the constant c for every y: all advantages are zero, only an entropy term acts
+neg_entropy        minus the mean per-token entropy of the policy along y (RENT, Prabhudesai et al.
+                   2505.22660; EM-RL, Agarwal et al. 2505.15134); needs the policy, see `bind`
+math_verify        1 if math-verify finds y's final answer equivalent to a (optional dependency)
+=================  ====================================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ._checks import ConfigError, check_choice, check_float, check_int, check_prob
+from .tasks import is_correct, is_well_formed
+
+REWARDS = ("ground_truth", "random", "format", "incorrect", "noisy", "constant", "neg_entropy", "math_verify")
+
+
+def ground_truth(completions, answer, **kwargs) -> list[float]:
+    return [float(is_correct(c, a)) for c, a in zip(completions, answer)]
+
+
+def format_reward(completions, **kwargs) -> list[float]:
+    return [float(is_well_formed(c)) for c in completions]
+
+
+format_reward.__name__ = "format"
+
+
+def incorrect(completions, answer, **kwargs) -> list[float]:
+    return [1.0 - float(is_correct(c, a)) for c, a in zip(completions, answer)]
+
+
+class RandomReward:
+    """Bernoulli(p) rewards, independent of the completions, reproducible from the seed and the call order."""
+
+    __name__ = "random"
+
+    def __init__(self, p: float = 0.5, seed: int = 0):
+        self.p = check_prob("reward_p", p)
+        self.rng = np.random.default_rng([check_int("seed", seed, 0), 0x5EED])
+
+    def __call__(self, completions, **kwargs) -> list[float]:
+        return (self.rng.random(len(completions)) < self.p).astype(float).tolist()
+
+
+class NoisyReward:
+    """Ground truth passed through a binary channel with false-positive and false-negative rates."""
+
+    __name__ = "noisy"
+
+    def __init__(self, fp_rate: float = 0.0, fn_rate: float = 0.0, seed: int = 0):
+        self.fp = check_prob("false_positive_rate", fp_rate)
+        self.fn = check_prob("false_negative_rate", fn_rate)
+        self.rng = np.random.default_rng([check_int("seed", seed, 0), 0x0015E])
+
+    def __call__(self, completions, answer, **kwargs) -> list[float]:
+        truth = np.array([is_correct(c, a) for c, a in zip(completions, answer)])
+        u = self.rng.random(len(truth))
+        flip = np.where(truth, u < self.fn, u < self.fp)
+        return (truth ^ flip).astype(float).tolist()
+
+
+class ConstantReward:
+    __name__ = "constant"
+
+    def __init__(self, value: float = 0.0):
+        self.value = check_float("reward_constant", value)
+
+    def __call__(self, completions, **kwargs) -> list[float]:
+        return [self.value] * len(completions)
+
+
+class NegEntropyReward:
+    """Minus the mean per-token entropy (nats, temperature 1) of the policy along each completion.
+
+    Needs the policy: the trainer calls :meth:`bind` with its model and tokenizer after construction. The
+    entropy is computed with a no-grad forward pass on prompt + completion tokens (eos included)."""
+
+    __name__ = "neg_entropy"
+
+    def __init__(self):
+        self.model = self.tokenizer = None
+
+    def bind(self, model, tokenizer) -> "NegEntropyReward":
+        self.model, self.tokenizer = model, tokenizer
+        return self
+
+    def __call__(self, prompts, completion_ids, **kwargs) -> list[float]:
+        import torch
+
+        if self.model is None:
+            raise RuntimeError("neg_entropy reward is not bound to a policy: call .bind(model, tokenizer)")
+        tok = self.tokenizer
+        rows = [tok(p)["input_ids"] + list(c) for p, c in zip(prompts, completion_ids)]
+        n_prompt = [len(tok(p)["input_ids"]) for p in prompts]
+        width = max(map(len, rows))
+        ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        pos = (mask.cumsum(1) - 1).clamp(min=0)
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                position_ids=pos.to(device)).logits.float()
+        logp = torch.log_softmax(logits, -1)
+        h = -(logp.exp() * logp).sum(-1).cpu()  # (B, W): entropy of the next-token distribution
+        out = []
+        for i, r in enumerate(rows):
+            start = width - len(r) + n_prompt[i] - 1  # position predicting the first completion token
+            n = len(r) - n_prompt[i]
+            out.append(-float(h[i, start : start + n].mean()) if n > 0 else 0.0)
+        return out
+
+
+class MathVerifyReward:
+    """1 if math-verify judges the completion's final answer equivalent to the reference, else 0.
+
+    For real math datasets (MATH-500, DeepScaleR). The gold answer is wrapped in ``$...$`` when it carries
+    no delimiters so that plain strings such as ``3/4`` parse. Never raises: anything unparsable scores 0."""
+
+    __name__ = "math_verify"
+
+    def __init__(self):
+        try:
+            import math_verify  # noqa: F401
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("the math_verify reward needs the optional dependency: pip install 'rlvr_lib[math]'") from e
+
+    def __call__(self, completions, answer, **kwargs) -> list[float]:
+        return [self.score(c, a) for c, a in zip(completions, answer)]
+
+    @staticmethod
+    def score(completion, gold) -> float:
+        from math_verify import parse, verify
+
+        try:
+            if not isinstance(completion, str) or not completion.strip():
+                return 0.0
+            g = str(gold)
+            if "$" not in g and "\\boxed" not in g:
+                g = f"${g}$"
+            gold_parsed = parse(g)
+            pred = parse(completion)
+            if not gold_parsed or not pred:
+                return 0.0
+            return float(verify(gold_parsed, pred))
+        except Exception:  # math-verify can raise on pathological input; malformed = incorrect
+            return 0.0
+
+
+def make_reward(name: str, *, seed: int = 0, p: float = 0.5, fp_rate: float = 0.0, fn_rate: float = 0.0,
+                constant: float = 0.0) -> Callable:
+    """The reward function called `name` (see the module table)."""
+    check_choice("reward", name, REWARDS)
+    if name == "ground_truth":
+        return ground_truth
+    if name == "format":
+        return format_reward
+    if name == "incorrect":
+        return incorrect
+    if name == "random":
+        return RandomReward(p, seed)
+    if name == "noisy":
+        return NoisyReward(fp_rate, fn_rate, seed)
+    if name == "constant":
+        return ConstantReward(constant)
+    if name == "neg_entropy":
+        return NegEntropyReward()
+    if name == "math_verify":
+        return MathVerifyReward()
+    raise ConfigError(name)  # unreachable
