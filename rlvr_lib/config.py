@@ -252,6 +252,7 @@ class ExperimentConfig:
             disable_tqdm=True,
             log_completions=False,
             dataloader_num_workers=0,
+            dataloader_pin_memory=False,
         )
         if kw["use_cpu"] is None:
             kw.pop("use_cpu")
