@@ -135,14 +135,20 @@ def clip_cov_select(rule: ClipRule, adv, logp, mask, already_clipped, generator=
     return sel.view_as(cand)
 
 
-def clipping_bias(out: ClipOutput, ratio, advantages, mask) -> dict[str, float]:
-    """The paper's clipping-bias decomposition over valid tokens (Chen et al. 2512.16912, Sec. 'law of clipping'):
+def clipping_bias(out: ClipOutput, ratio, advantages, mask, dim=None):
+    """The paper's clipping-bias decomposition over valid tokens (Chen et al. 2512.16912, 'law of clipping'):
     N_raw = sum_t rho_t A_t, C+_tot = sum over upper-clipped tokens of (clipped - raw) objective, and the ratio
-    |N_raw| / |C+_tot| (inf when nothing is upper-clipped)."""
+    |N_raw| / |C+_tot| (inf when nothing is upper-clipped).
+
+    With ``dim=None`` the sums run over everything and floats are returned; otherwise over `dim` and tensors
+    are returned (the theory lab sums per seed)."""
     m = mask.bool()
     raw = (ratio * advantages).expand_as(out.objective)
-    n_raw = float((raw * m).sum())
     hm = out.high & m
-    c_plus = float(((out.objective.detach() - raw) * hm).sum())
-    return {"n_raw": abs(n_raw), "c_plus": abs(c_plus),
-            "ratio": abs(n_raw) / abs(c_plus) if c_plus != 0 else INF}
+    zero = torch.zeros((), dtype=raw.dtype, device=raw.device)
+    n_raw = torch.where(m, raw, zero).sum(dim=dim).abs()
+    c_plus = torch.where(hm, out.objective.detach() - raw, zero).sum(dim=dim).abs()
+    ratio_ = torch.where(c_plus > 0, n_raw / torch.where(c_plus > 0, c_plus, 1.0), torch.full_like(n_raw, INF))
+    if dim is None:
+        return {"n_raw": float(n_raw), "c_plus": float(c_plus), "ratio": float(ratio_)}
+    return {"n_raw": n_raw, "c_plus": c_plus, "ratio": ratio_}

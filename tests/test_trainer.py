@@ -210,7 +210,7 @@ def test_killed_run_is_not_complete_and_resumes(tiny_base, tmp_path):
     d = run_dir_of(cfg)
     deadline = time.time() + 120
     while time.time() < deadline and len(read_metrics(d)) < 3:
-        time.sleep(0.2)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert len(read_metrics(d)) >= 3

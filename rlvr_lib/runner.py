@@ -1,0 +1,98 @@
+"""Executes the notebooks with papermill, caching by (notebook text, parameters) and showing progress.
+
+A notebook ``notebooks/<name>.py`` (jupytext py:percent) is executed with its parameters into
+``book/executed/<name>.ipynb``. The output carries the cache key (a hash of the source text and the
+parameters) in its metadata; when the key matches, the notebook is not executed again. Execution happens
+with the repository root as working directory, so the notebooks' relative paths (``results/``,
+``runs/``) are the repository's. A notebook that fails leaves its output (with papermill's error banner)
+under ``.failed.ipynb`` and raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "book" / "executed"
+
+THEORY = ["theory_c1_advantages", "theory_c2_c5_entropy", "theory_c3_clipping_bias", "theory_c6_c7_clip_dynamics",
+          "theory_c8_c11_bandit", "theory_c10_misalignment"]
+TINY_LM = ["lm_hyperparameters", "lm_e1_clipping", "lm_e2_entropy_min", "lm_e3_strategy", "lm_e4_contamination",
+           "lm_e5_strength", "lm_e6_eps_group", "lm_e7_reward_variants"]
+
+
+def cache_key(name: str, parameters: dict) -> str:
+    text = (NOTEBOOKS / f"{name}.py").read_text()
+    blob = json.dumps({"source": text, "parameters": parameters}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def is_cached(name: str, parameters: dict, out_dir: Path = EXECUTED) -> bool:
+    out = Path(out_dir) / f"{name}.ipynb"
+    if not out.exists():
+        return False
+    try:
+        meta = json.loads(out.read_text())["metadata"].get("rlvr", {})
+    except (OSError, ValueError, KeyError):
+        return False
+    return meta.get("cache_key") == cache_key(name, parameters)
+
+
+def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False,
+                 timeout: int = 1800) -> dict:
+    """Execute notebook `name` with `parameters` (cached). Returns {"name", "cached", "wall_s", "path"}."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    parameters = dict(parameters or {})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}.ipynb"
+    src = NOTEBOOKS / f"{name}.py"
+    if not src.exists():
+        raise FileNotFoundError(f"no notebook {src}; known: {sorted(p.stem for p in NOTEBOOKS.glob('*.py'))}")
+    if not force and is_cached(name, parameters, out_dir):
+        return {"name": name, "cached": True, "wall_s": 0.0, "path": out}
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    tmp = out_dir / f".{name}.running.ipynb"
+    t0 = time.perf_counter()
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    try:
+        pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3", cwd=str(ROOT),
+                            progress_bar=False, execution_timeout=timeout, log_output=False)
+    except Exception:
+        if tmp.exists():
+            os.replace(tmp, out_dir / f"{name}.failed.ipynb")
+        raise
+    wall = time.perf_counter() - t0
+    done = nbformat.read(tmp, as_version=4)
+    done.metadata["rlvr"] = {"cache_key": cache_key(name, parameters), "parameters": parameters, "wall_s": wall,
+                             "omp_threads": env_threads}
+    nbformat.write(done, tmp)
+    os.replace(tmp, out)
+    (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)
+    return {"name": name, "cached": False, "wall_s": wall, "path": out}
+
+
+def run_all(names: list[str], parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False,
+            progress: bool = True) -> list[dict]:
+    """Run several notebooks in order with a progress line each; the same `parameters` go to all of them."""
+    from tqdm.auto import tqdm
+
+    results = []
+    bar = tqdm(names, desc="notebooks", disable=not progress)
+    for name in bar:
+        bar.set_postfix_str(name)
+        r = run_notebook(name, parameters, out_dir, force)
+        results.append(r)
+        if progress:
+            status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
+            tqdm.write(f"  {name}: {status}")
+    return results
