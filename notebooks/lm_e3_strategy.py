@@ -1,0 +1,52 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E3: does a random reward amplify the base's preferred strategy?
+#
+# Shao et al. (2506.10947) credit Qwen2.5-Math's random-reward gains to clipping amplifying a behaviour the base
+# already prefers (code-style reasoning) that happens to be accurate. Here the preferred style is a dial: the
+# `default` base prefers the reliable column method, the `shortcut` base the carry-dropping shortcut. We
+# follow each style's share of held-out samples under a random reward, with and without clipping.
+
+# %% tags=["parameters"]
+profile: str = "full"  # "full" for the book, "smoke" for tests
+learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
+seeds: list = [0, 1, 2]
+runs_dir: str = "runs"
+results_dir: str = "results"
+
+# %%
+from rlvr_lib import lm_lab as lm, plots
+from rlvr_lib.verdicts import save_table, save_verdicts
+
+arms = {}
+for name in ("default", "shortcut"):
+    b = lm.base(name, profile)
+    arms[(name, "random, clip")] = {"base": b, "reward": {"random": 1.0}}
+    arms[(name, "random, no clip")] = {"base": b, "reward": {"random": 1.0}, "clip_rule": "none"}
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+metrics = ["eval/share_reliable", "eval/share_shortcut", "eval/sampled_acc", "eval/greedy_acc"]
+table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_dir, "lm_e3")
+table
+
+# %% mystnb={"figure": {"caption": "Share of held-out samples written in the reliable style (top) and sampled accuracy (bottom) under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base; bands are 95% intervals over seeds.", "name": "fig-e3"}}
+cur = lm.curves(df, ["eval/share_reliable", "eval/sampled_acc"], by=("group", "arm"))
+cur["panel"] = cur.group + " base: " + cur.metric
+fig = plots.grid(cur, [(f"{g} base: {m}", lab) for m, lab in (("eval/share_reliable", "reliable-style share"),
+                                                               ("eval/sampled_acc", "sampled accuracy"))
+                       for g in ("default", "shortcut")], "panel", "step", hue="arm", ncols=2,
+                 xlabel="optimizer step", title="E3: strategy shares under random rewards")
+
+# %% [markdown]
+# ## Verdicts (computed)
+
+# %%
+save_verdicts(lm.e3_verdicts(table), results_dir, "lm_e3_strategy");

@@ -1,0 +1,54 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E4: contamination (claim C9)
+#
+# **C9.** Random-reward gains are not only contamination: they also appear on data the model has not
+# memorised. The `contaminated` base saw half of the evaluation problems, solved, 20 times each during
+# pretraining. We score clean and contaminated evaluation items separately under a random reward (with and
+# without clipping) and ground truth.
+
+# %% tags=["parameters"]
+profile: str = "full"  # "full" for the book, "smoke" for tests
+learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
+seeds: list = [0, 1, 2]
+runs_dir: str = "runs"
+results_dir: str = "results"
+
+# %%
+from rlvr_lib import lm_lab as lm, plots
+from rlvr_lib.verdicts import save_table, save_verdicts
+
+b = lm.base("contaminated", profile)
+arms = {
+    "ground truth": {"base": b, "reward": {"ground_truth": 1.0}},
+    "random, clip": {"base": b, "reward": {"random": 1.0}},
+    "random, no clip": {"base": b, "reward": {"random": 1.0}, "clip_rule": "none"},
+}
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+metrics = ["eval/clean/sampled_acc", "eval/contaminated/sampled_acc", "eval/clean/greedy_acc",
+           "eval/contaminated/greedy_acc", "eval/clean/entropy", "eval/contaminated/entropy"]
+table = save_table(lm.change_table(df, metrics), results_dir, "lm_e4")
+table
+
+# %% mystnb={"figure": {"caption": "Sampled accuracy and entropy on clean (left) and contaminated (right) evaluation items of the contaminated base; bands are 95% intervals over seeds.", "name": "fig-e4"}}
+fig = plots.grid(lm.curves(df, metrics[:2] + metrics[4:]),
+                 [("eval/clean/sampled_acc", "sampled accuracy, clean items"),
+                  ("eval/contaminated/sampled_acc", "sampled accuracy, contaminated items"),
+                  ("eval/clean/entropy", "entropy, clean items (nats)"),
+                  ("eval/contaminated/entropy", "entropy, contaminated items (nats)")],
+                 "metric", "step", hue="arm", ncols=2, xlabel="optimizer step", title="E4: clean vs contaminated")
+
+# %% [markdown]
+# ## Verdict (computed)
+
+# %%
+save_verdicts(lm.e4_verdicts(table), results_dir, "lm_e4_contamination");

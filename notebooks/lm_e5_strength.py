@@ -1,0 +1,49 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E5: improvement against initial accuracy (claim C11)
+#
+# **C11.** Stronger models gain more from spurious rewards. The plot the paper's reviewers asked for: for bases
+# of several strengths (pretraining steps is the dial), the change in held-out sampled accuracy after random-
+# reward GRPO (with clipping) and after ground-truth GRPO, against the base's initial accuracy.
+
+# %% tags=["parameters"]
+profile: str = "full"  # "full" for the book, "smoke" for tests
+learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
+bases: list = ["steps-60", "steps-150", "default"]  # weakest to strongest
+seeds: list = [0, 1, 2]
+runs_dir: str = "runs"
+results_dir: str = "results"
+
+# %%
+from rlvr_lib import lm_lab as lm, plots
+from rlvr_lib.verdicts import save_table, save_verdicts
+
+arms = {}
+for name in bases:
+    b = lm.base(name, profile)
+    arms[(name, "ground truth")] = {"base": b, "reward": {"ground_truth": 1.0}}
+    arms[(name, "random, clip")] = {"base": b, "reward": {"random": 1.0}}
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+per_run = save_table(lm.per_run_change(df, "eval/sampled_acc"), results_dir, "lm_e5")
+table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc"], by=("group", "arm"))
+table
+
+# %% mystnb={"figure": {"caption": "Change in held-out sampled accuracy against the base's initial sampled accuracy, one point per run (bases of 60, 150 and 300 pretraining steps; 3 seeds each), for random-reward and ground-truth GRPO.", "name": "fig-e5"}}
+fig = plots.scatter_ci(per_run, "initial", "change", hue="arm", connect=False,
+                       xlabel="initial sampled accuracy", ylabel="change in sampled accuracy",
+                       title="E5: gain against base strength")
+
+# %% [markdown]
+# ## Verdict (computed)
+
+# %%
+save_verdicts(lm.e5_verdicts(per_run), results_dir, "lm_e5_strength");

@@ -1,0 +1,61 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E6: clip width and group size
+#
+# The ablation the paper's reviewers asked for: random-reward GRPO (default base) with symmetric $\epsilon$ of
+# 0.1, 0.2 and 0.3, clip-higher ($\epsilon_{high} = 0.28$, $\epsilon_{low} = 0.2$), and group sizes $G$ of 4
+# and 16 at $\epsilon = 0.2$ (the prompts per step are adjusted so that every arm sees 32 completions per
+# step). Outcome: the change in held-out entropy and in sampled accuracy.
+
+# %% tags=["parameters"]
+profile: str = "full"  # "full" for the book, "smoke" for tests
+learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
+seeds: list = [0, 1, 2]
+runs_dir: str = "runs"
+results_dir: str = "results"
+
+# %%
+from rlvr_lib import lm_lab as lm, plots
+from rlvr_lib.verdicts import save_table, save_verdicts
+
+b = lm.base("default", profile)
+rand = {"base": b, "reward": {"random": 1.0}}
+shared = lm.common(profile, runs_dir, learning_rate)
+n = shared["prompts_per_step"] * shared["num_generations"]  # completions per step, kept fixed
+arms = {
+    "eps=0.1": {**rand, "epsilon": 0.1},
+    "eps=0.2": rand,
+    "eps=0.3": {**rand, "epsilon": 0.3},
+    "eps_high=0.28": {**rand, "clip_rule": "asymmetric", "epsilon_high": 0.28},
+    "G=4": {**rand, "num_generations": 4, "prompts_per_step": n // 4},
+    "G=16": {**rand, "num_generations": 16, "prompts_per_step": max(1, n // 16)},
+}
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared)
+table = save_table(lm.change_table(df, ["eval/entropy", "eval/sampled_acc", "eval/greedy_acc"]), results_dir, "lm_e6")
+table
+
+# %% mystnb={"figure": {"caption": "Change in held-out entropy (left) and sampled accuracy (right) after random-reward GRPO for each clip width and group size; error bars are 95% intervals over seeds.", "name": "fig-e6"}}
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+plots.bars(table[table.metric == "eval/entropy"], "arm", "change", ax=axes[0], xlabel="arm",
+           ylabel="change in held-out entropy (nats)", rotate=30)
+plots.bars(table[table.metric == "eval/sampled_acc"], "arm", "change", ax=axes[1], xlabel="arm",
+           ylabel="change in sampled accuracy", rotate=30)
+fig.suptitle("E6: clip width and group size under random rewards")
+fig.tight_layout()
+
+# %% [markdown]
+# ## Verdict (computed)
+
+# %%
+save_verdicts(lm.e6_verdicts(df), results_dir, "lm_e6_eps_group");

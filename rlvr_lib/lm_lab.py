@@ -1,0 +1,298 @@
+"""The tiny-LM experiments: arms, sweeps over seeds, tidy summaries and verdicts.
+
+Every notebook ``notebooks/lm_*.py`` calls :func:`sweep` with a dict of ARMS (label -> configuration
+overrides) and a list of seeds. All runs share one experiment namespace (``tinylm``) under ``runs_dir``,
+so a configuration that two notebooks both need (the default base with a random reward, say) is trained
+once and found by the other (run identity is the hash of the configuration, see ``config.run_id``).
+
+Profiles: ``full`` trains the named bases of ``bases`` for ``FULL['max_steps']`` steps with 3 seeds per
+arm; ``smoke`` swaps in a very small base of the same dials and a few steps, for the test suite.
+Reported seeds (0, 1, 2) are disjoint from the hyperparameter-tuning seeds (1000, 1001).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._checks import check_choice
+from .bases import BASES
+from .config import ExperimentConfig
+from .models import ModelConfig
+from .pretrain import PretrainConfig, ensure_base
+from .records import load_runs
+from .stats import mean_ci
+from .tasks import TaskConfig
+from .verdicts import Verdict, decide
+
+EXPERIMENT = "tinylm"
+REPORTED_SEEDS = [0, 1, 2]
+TUNING_SEEDS = [1000, 1001]
+
+FULL = dict(max_steps=100, prompts_per_step=4, num_generations=8, steps_per_generation=4, eval_every=50,
+            eval_items=100, eval_n_samples=8)
+SMOKE = dict(max_steps=2, prompts_per_step=2, num_generations=4, steps_per_generation=2, eval_every=2,
+             eval_items=8, eval_n_samples=2, max_completion_length=24)
+SMOKE_BASE = PretrainConfig(task=TaskConfig(digits=2, n_train=64, n_eval=16),
+                            model=ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2),
+                            n_corpus=500, steps=10, batch_size=32, warmup=2)
+
+
+def base(name: str, profile: str) -> str:
+    """The `base` field for a named base: its name (full) or the path of its smoke-sized twin (smoke)."""
+    check_choice("profile", profile, ("full", "smoke"))
+    check_choice("base", name, BASES)
+    if profile == "full":
+        return name
+    dials = {k: v for k, v in BASES[name].to_dict().items()
+             if k in ("reliable_share", "contamination") and v != getattr(BASES["default"], k)}
+    steps = {"steps": max(2, BASES[name].steps // 30)}
+    return str(ensure_base(replace(SMOKE_BASE, **dials, **steps), progress=False))
+
+
+def common(profile: str, runs_dir: str, learning_rate: float) -> dict:
+    check_choice("profile", profile, ("full", "smoke"))
+    return {**(FULL if profile == "full" else SMOKE), "learning_rate": learning_rate, "output_root": runs_dir,
+            "experiment": EXPERIMENT}
+
+
+def seeds_for(profile: str, seeds: list[int]) -> list[int]:
+    return seeds if profile == "full" else seeds[:1]
+
+
+def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> pd.DataFrame:
+    """Run every arm x seed (finished runs are skipped) and return their records as one tidy table with an
+    `arm` column, and a `group` column when the arms' keys are (group, arm) pairs (e.g. (base, reward)).
+    A diverged run is kept and marked; a failing run raises."""
+    from tqdm.auto import tqdm
+
+    from .trainer import run_experiment
+
+    cfgs = []
+    for key, over in arms.items():
+        group, arm = key if isinstance(key, tuple) else ("", key)
+        for s in seeds:
+            label = f"{group}: {arm}" if group else arm
+            cfgs.append((group, arm, ExperimentConfig.from_dict({**shared, **over, "name": label, "seed": s})))
+    bar = tqdm(cfgs, desc="runs", disable=not progress)
+    members: dict[tuple[str, str], list[str]] = {}
+    for group, arm, cfg in bar:
+        bar.set_postfix_str(f"{cfg.name} seed {cfg.seed}")
+        run_experiment(cfg, progress=False)
+        members.setdefault((group, arm), []).append(cfg.run_id)
+    df = load_runs(Path(shared["output_root"]) / EXPERIMENT)
+    # two arms may be the same configuration (then they share the runs): one copy of the rows per arm
+    parts = [df[df.run_id.isin(ids)].assign(group=group, arm=arm) for (group, arm), ids in members.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def curves(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("arm",)) -> pd.DataFrame:
+    """Mean and 95% interval over seeds of each metric at each step, per `by`."""
+    rows = []
+    sub = df[df.metric.isin(metrics)]
+    for key, g in sub.groupby([*by, "metric", "step"]):
+        m, h, n = mean_ci(g.value.to_numpy(float))
+        rows.append({**dict(zip([*by, "metric", "step"], key)), "mean": m, "ci": h, "n": n})
+    return pd.DataFrame(rows)
+
+
+def per_run_change(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per run: the metric at step 0, at the last step where it was measured, and the change."""
+    sub = df[df.metric == metric]
+    first = sub.sort_values("step").groupby(["group", "arm", "run_id"]).first().reset_index(["group", "arm"])
+    last = sub.sort_values("step").groupby(["group", "arm", "run_id"]).last().reset_index(["group", "arm"])
+    out = first[["group", "arm", "seed", "value"]].rename(columns={"value": "initial"})
+    out["final"] = last["value"].to_numpy()
+    out["change"] = out["final"] - out["initial"]
+    out["status"] = last["status"].to_numpy()
+    return out.reset_index()
+
+
+def change_table(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("arm",)) -> pd.DataFrame:
+    """Change from step 0 to the end, mean and 95% interval over seeds, per `by` and metric."""
+    rows = []
+    for metric in metrics:
+        ch = per_run_change(df, metric)
+        extra = [b for b in by if b not in ("arm", "group")]
+        if extra:
+            ch = ch.merge(df.drop_duplicates("run_id").set_index("run_id")[extra], left_on="run_id", right_index=True)
+        for key, g in ch.groupby(list(by), sort=False):
+            m, h, n = mean_ci(g.change.to_numpy(float))
+            mi, _, _ = mean_ci(g.initial.to_numpy(float))
+            mf, _, _ = mean_ci(g.final.to_numpy(float))
+            rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "metric": metric,
+                         "initial": mi, "final": mf, "change": m, "ci": h, "n": n,
+                         "diverged": int((g.status == "diverged").sum())})
+    return pd.DataFrame(rows)
+
+
+def paired_difference(df: pd.DataFrame, metric: str, arm_a: str, arm_b: str, what: str = "final"):
+    """Mean and 95% interval over seeds of (arm_a - arm_b) in `what` (final, change or peak), paired by seed."""
+    if what == "peak":
+        sub = df[df.metric == metric].groupby(["arm", "seed"]).value.max()
+        a, b = sub.loc[arm_a], sub.loc[arm_b]
+    else:
+        ch = per_run_change(df, metric).set_index(["arm", "seed"])[what]
+        a, b = ch.loc[arm_a], ch.loc[arm_b]
+    common_seeds = a.index.intersection(b.index)
+    return mean_ci((a.loc[common_seeds] - b.loc[common_seeds]).to_numpy(float))
+
+
+def interval_sign(m: float, h: float) -> int:
+    """+1 if the 95% interval is above 0, -1 if below, 0 if it covers 0 (or is undefined)."""
+    if not np.isfinite(h):
+        return 0
+    return 1 if m - h > 0 else -1 if m + h < 0 else 0
+
+
+def fmt(m: float, h: float) -> str:
+    return f"{m:+.3f} [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else f"{m:+.3f} (one seed, no interval)"
+
+
+def verdict_from_sign(claim: str, m: float, h: float, statistic: str, expect: int = 1) -> Verdict:
+    s = interval_sign(m, h)
+    return Verdict(claim, decide(s == expect, s == -expect), statistic, "tiny LM")
+
+
+def save_hparams(results_dir: str, chosen: dict, table: pd.DataFrame) -> Path:
+    d = Path(results_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "hparams.json"
+    path.write_text(json.dumps({"chosen": chosen, "grid": table.to_dict(orient="records")}, indent=1))
+    return path
+
+
+def load_hparams(results_dir: str) -> dict:
+    p = Path(results_dir) / "hparams.json"
+    return json.loads(p.read_text())["chosen"] if p.exists() else {}
+
+
+def choose_lr(table: pd.DataFrame) -> float:
+    """The documented rule: the learning rate with the largest mean gain in sampled accuracy under the
+    ground-truth reward on the tuning seeds, among those that neither diverged nor lost more than 0.05
+    greedy accuracy; ties go to the smaller rate."""
+    acc = table[table.metric == "eval/sampled_acc"].set_index("learning_rate")
+    greedy = table[table.metric == "eval/greedy_acc"].set_index("learning_rate")
+    ok = [lr for lr in acc.index if acc.loc[lr, "diverged"] == 0 and greedy.loc[lr, "change"] > -0.05]
+    if not ok:
+        raise RuntimeError("no learning rate in the grid is stable; widen the grid")
+    best = max(ok, key=lambda lr: (round(acc.loc[lr, "change"], 4), -lr))
+    return float(best)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# verdicts per experiment (each computed from the runs of its notebook)
+
+
+def _row(table, arm, metric):
+    r = table[(table.arm == arm) & (table.metric == metric)]
+    return r.iloc[0] if len(r) else None
+
+
+def e1_verdicts(df: pd.DataFrame, table: pd.DataFrame) -> list[Verdict]:
+    c4 = _row(table, "random, no clip", "eval/sampled_acc")
+    dH = paired_difference(df, "eval/entropy", "random, clip", "random, no clip", "change")
+    dR = paired_difference(df, "ratio/max", "random, no clip", "random, clip", "peak")
+    dA = paired_difference(df, "eval/sampled_acc", "random, clip", "random, no clip", "change")
+    s_ratio, s_acc = interval_sign(dR[0], dR[1]), interval_sign(dA[0], dA[1])
+    return [
+        verdict_from_sign("C4", c4.change, c4.ci, "random reward without clipping: change in held-out sampled "
+                          f"accuracy {fmt(c4.change, c4.ci)} (mean [95% interval] over seeds)"),
+        verdict_from_sign("C6", dH[0], dH[1], "change in held-out entropy, clip minus no clip (paired by seed): "
+                          f"{fmt(dH[0], dH[1])} nats", expect=-1),
+        Verdict("C7", decide(s_ratio > 0 and s_acc > 0, s_ratio < 0 or s_acc < 0),
+                f"peak importance ratio, no clip minus clip: {fmt(dR[0], dR[1])}; change in sampled accuracy, clip "
+                f"minus no clip: {fmt(dA[0], dA[1])}", "tiny LM"),
+    ]
+
+
+def e2_verdicts(table: pd.DataFrame) -> list[Verdict]:
+    em_arms = ["entropy coef", "entropy reward"]
+    lines, good, bad = [], [], []
+    for arm in em_arms:
+        r = _row(table[table.group == "default"], arm, "eval/sampled_acc")
+        w = _row(table[table.group == "shortcut"], arm, "eval/sampled_acc")
+        good.append(interval_sign(r.change, r.ci))
+        bad.append(interval_sign(w.change, w.ci))
+        lines.append(f"{arm}: {fmt(r.change, r.ci)} on the reliable-mode base, {fmt(w.change, w.ci)} on the "
+                     "shortcut-mode base")
+    ok = all(g > 0 for g in good) and all(b <= 0 for b in bad)
+    against = any(b > 0 for b in bad)
+    return [Verdict("C8", decide(ok, against), "change in sampled accuracy under entropy minimisation alone: "
+                    + "; ".join(lines), "tiny LM")]
+
+
+def e3_verdicts(table: pd.DataFrame) -> list[Verdict]:
+    out = []
+    for base_name, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
+        for arm in ("random, clip", "random, no clip"):
+            s = _row(table[table.group == base_name], arm, pref)
+            a = _row(table[table.group == base_name], arm, "eval/sampled_acc")
+            follows = interval_sign(a.change, a.ci) == interval_sign(s.change, s.ci) * (1 if base_name == "default" else -1)
+            out.append(Verdict(
+                f"E3 prior amplification ({base_name} base, {arm})",
+                decide(interval_sign(s.change, s.ci) > 0, interval_sign(s.change, s.ci) < 0),
+                f"change in the preferred style's share {fmt(s.change, s.ci)}; sampled accuracy {fmt(a.change, a.ci)}"
+                f" ({'follows' if follows else 'does not follow'} the style share)", "tiny LM"))
+    return out
+
+
+def e4_verdicts(table: pd.DataFrame) -> list[Verdict]:
+    c = _row(table, "random, clip", "eval/clean/sampled_acc")
+    d = _row(table, "random, clip", "eval/contaminated/sampled_acc")
+    sc, sd = interval_sign(c.change, c.ci), interval_sign(d.change, d.ci)
+    return [Verdict("C9", decide(sc > 0, sd > 0 and sc <= 0),
+                    f"contaminated base, random reward with clipping: sampled-accuracy change on clean items "
+                    f"{fmt(c.change, c.ci)}, on contaminated items {fmt(d.change, d.ci)}", "tiny LM")]
+
+
+def e5_verdicts(ch: pd.DataFrame) -> list[Verdict]:
+    out = []
+    for arm in ("random, clip", "ground truth"):
+        g = ch[(ch.arm == arm) & np.isfinite(ch.initial) & np.isfinite(ch.change)]
+        x, y = g.initial.to_numpy(float), g.change.to_numpy(float)
+        slope = float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.ptp(x) > 0 else float("nan")
+        boot = _bootstrap_slope(x, y)
+        out.append((arm, slope, boot))
+    arm, slope, (lo, hi) = out[0]
+    gt = out[1]
+    return [Verdict("C11", decide(bool(lo > 0), bool(hi < 0)),
+                    f"slope of the sampled-accuracy gain against initial sampled accuracy across bases, random reward "
+                    f"with clipping: {slope:+.3f} (95% bootstrap interval over runs [{lo:+.3f}, {hi:+.3f}]); ground "
+                    f"truth: {gt[1]:+.3f} [{gt[2][0]:+.3f}, {gt[2][1]:+.3f}]", "tiny LM")]
+
+
+def _bootstrap_slope(x, y, n: int = 2000, seed: int = 0):
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    s = []
+    for _ in range(n):
+        i = rng.integers(0, len(x), len(x))
+        if np.ptp(x[i]) > 0:
+            s.append(np.polyfit(x[i], y[i], 1)[0])
+    if not s:
+        return float("nan"), float("nan")
+    return float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))
+
+
+def e6_verdicts(df: pd.DataFrame) -> list[Verdict]:
+    d = paired_difference(df, "eval/entropy", "eps_high=0.28", "eps=0.2", "change")
+    return [verdict_from_sign("C12", d[0], d[1], "clip-higher as an entropy dial: change in held-out entropy with "
+                              f"eps_high = 0.28 minus symmetric eps = 0.2 (random reward, paired by seed): "
+                              f"{fmt(d[0], d[1])} nats")]
+
+
+def e7_verdicts(table: pd.DataFrame) -> list[Verdict]:
+    acc = table[table.metric == "eval/sampled_acc"].set_index("arm")
+    gt, rnd = acc.loc["ground truth"], acc.loc["random"]
+    s_gt, s_rnd = interval_sign(gt.change, gt.ci), interval_sign(rnd.change, rnd.ci)
+    order = ", ".join(f"{a} {acc.loc[a, 'change']:+.3f}" for a in acc.sort_values("change", ascending=False).index)
+    return [Verdict("E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",
+                    decide(s_gt > 0 and s_rnd > 0 and gt.change > rnd.change, s_rnd < 0),
+                    f"sampled-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
+                    f"{fmt(rnd.change, rnd.ci)}", "tiny LM")]

@@ -1,0 +1,94 @@
+"""The main job: build the tiny bases, run every notebook (theory lab, then tiny-LM experiments) and build the book.
+
+    python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|lm|book] [--force]
+
+Everything is cached: bases by pretraining configuration, training runs by experiment configuration,
+executed notebooks by (source, parameters). A second run with nothing changed only rebuilds the book.
+The learning rate chosen by ``lm_hyperparameters`` (tuning seeds only) is passed to every other tiny-LM
+notebook as its ``learning_rate`` parameter. Wall times are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .runner import EXECUTED, ROOT, THEORY, TINY_LM, run_notebook
+
+STAGES = ("bases", "theory", "lm", "book")
+
+
+def build_bases(names=None) -> dict:
+    from .bases import BASES
+    from .evaluation import evaluate
+    from .models import load_policy
+    from .pretrain import base_meta, ensure_base
+    from .tasks import eval_items
+
+    out = {}
+    for name in names or BASES:
+        cfg = BASES[name]
+        path = ensure_base(cfg)
+        model, tok = load_policy(path)
+        items = eval_items(cfg.task, cfg.contamination)[:200]
+        r = evaluate(model, tok, items, fmt=cfg.task.format, n_samples=8)
+        meta = base_meta(path)
+        out[name] = r
+        print(f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  exact {r['exact_acc']:.3f}"
+              f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
+              f"{meta['tokens_per_s']:.0f} tokens/s")
+    return out
+
+
+def build_book(strict: bool = True) -> float:
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "jupyter_book", "build", "book", "--config", "_config.yml", "--toc", "book/_toc.yml"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", choices=("full", "smoke"), default="full")
+    ap.add_argument("--only", choices=STAGES, action="append", help="run only these stages (repeatable)")
+    ap.add_argument("--force", action="store_true", help="re-execute notebooks even when cached")
+    args = ap.parse_args(argv)
+    stages = args.only or list(STAGES)
+    os.chdir(ROOT)
+    t0 = time.perf_counter()
+    times = {}
+    common = {"profile": args.profile}
+    if "bases" in stages:
+        t = time.perf_counter()
+        build_bases()
+        times["bases"] = time.perf_counter() - t
+    for stage, names in (("theory", THEORY), ("lm", TINY_LM)):
+        if stage not in stages:
+            continue
+        t = time.perf_counter()
+        for name in names:
+            params = dict(common)
+            if stage == "lm" and name != "lm_hyperparameters":
+                from .lm_lab import load_hparams
+
+                params.update(load_hparams("results"))
+            r = run_notebook(name, params, EXECUTED, force=args.force)
+            status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
+            print(f"notebook {name:28s} {status}", flush=True)
+        times[stage] = time.perf_counter() - t
+    if "book" in stages:
+        times["book"] = build_book()
+        print(f"book: {ROOT / 'book' / '_build' / 'html' / 'index.html'}")
+    total = time.perf_counter() - t0
+    print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()) + f"; total {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
