@@ -15,10 +15,19 @@
 # of several strengths (pretraining steps is the dial), the change in held-out sampled accuracy after random-
 # reward GRPO (with clipping) and after ground-truth GRPO, against the base's initial accuracy.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
-bases: list = ["steps-60", "steps-150", "default"]  # weakest to strongest
+bases: list = ["steps-150", "steps-200", "default"]  # weakest to strongest
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
@@ -37,7 +46,7 @@ per_run = save_table(lm.per_run_change(df, "eval/sampled_acc"), results_dir, "lm
 table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc"], by=("group", "arm"))
 table
 
-# %% mystnb={"figure": {"caption": "Change in held-out sampled accuracy against the base's initial sampled accuracy, one point per run (bases of 60, 150 and 300 pretraining steps; 3 seeds each), for random-reward and ground-truth GRPO.", "name": "fig-e5"}}
+# %% mystnb={"figure": {"caption": "Change in held-out sampled accuracy against the base's initial sampled accuracy, one point per run (bases of 150, 200 and 300 pretraining steps; 3 seeds each), for random-reward and ground-truth GRPO.", "name": "fig-e5"}}
 fig = plots.scatter_ci(per_run, "initial", "change", hue="arm", connect=False,
                        xlabel="initial sampled accuracy", ylabel="change in sampled accuracy",
                        title="E5: gain against base strength")

@@ -18,6 +18,15 @@
 # > the rate with the largest mean gain in held-out sampled accuracy under ground-truth GRPO, among rates that
 # > did not diverge and lost no more than 0.05 greedy accuracy; ties go to the smaller rate.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 learning_rates: list = [5e-6, 1e-5, 2e-5, 5e-5]  # the grid

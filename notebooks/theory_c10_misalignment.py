@@ -26,6 +26,15 @@
 # **Method.** Closed form against exact enumeration over $(f, g)$ and against a Monte Carlo that measures
 # $\Delta$ directly as the advantage lost on correct responses of simulated GRPO groups.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 G: int = 16  # group size

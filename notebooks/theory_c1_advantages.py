@@ -19,6 +19,15 @@
 # Bernoulli probabilities. Symmetry is checked vector by vector: the complement $1 - r$ of every vector
 # has advantages exactly $-A(r)$.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests (same sizes here: enumeration is exact)
 Gs: list = [2, 4, 8, 12, 16]  # group sizes to enumerate (2^G vectors each)

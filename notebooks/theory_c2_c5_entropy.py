@@ -27,6 +27,15 @@
 # unclipped GRPO step on a bandit (G = 16, random rewards), paired with its antithetic twin (rewards
 # $1 - r$, which negate the advantages by C1).
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 etas: list = [0.01, 0.02, 0.05, 0.1, 0.2]  # step sizes for the i.i.d. model

@@ -23,6 +23,15 @@
 # varying one of $\eta$, $\epsilon$, $G$, $L$. Step sizes are on the logits of a tabular policy, so their
 # scale is not comparable with a network's learning rate; $p^+$ is the comparable quantity.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 K: int = 50  # actions per position

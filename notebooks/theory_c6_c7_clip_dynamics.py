@@ -21,6 +21,15 @@
 # inner steps per iteration, under four clip rules (none, upper-only, lower-only, symmetric), from a flat and a
 # skewed initial policy. Bands are 95% intervals over independent seeds.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 K: int = 10  # actions

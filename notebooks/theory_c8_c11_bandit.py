@@ -21,6 +21,15 @@
 # random reward with clipping, random reward without clipping, and explicit entropy minimisation alone
 # (every advantage zero, $J = -H$). Accuracy is the probability of the correct action.
 
+# %% tags=["colab"]
+# On Colab, install this project first; elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 K: int = 10  # actions

@@ -6,7 +6,7 @@ name               what differs from ``default``
 default            reliable style preferred (60% of corpus solutions), 300 pretraining steps
 shortcut           the unreliable shortcut style preferred (reliable_share = 0.3)
 contaminated       half of the evaluation problems copied, solved, 20 times each into the corpus
-steps-N            base strength: N pretraining steps instead of 300 (N in 60, 100, 150, 200)
+steps-N            base strength: N pretraining steps instead of 300 (N in 150, 200)
 =================  ===============================================================================
 """
 
@@ -21,7 +21,7 @@ BASES: dict[str, PretrainConfig] = {
     "default": DEFAULT,
     "shortcut": DEFAULT.with_(reliable_share=0.3),
     "contaminated": DEFAULT.with_(contamination=0.5),
-    **{f"steps-{n}": DEFAULT.with_(steps=n) for n in (60, 100, 150, 200)},
+    **{f"steps-{n}": DEFAULT.with_(steps=n) for n in (150, 200)},
 }
 
 

@@ -148,3 +148,22 @@ def _aggregate(rows: list[dict]) -> dict[str, float]:
     out["entropy"] = sum(r["ent_sum"] for r in rows) / max(1, sum(r["ent_n"] for r in rows))
     out["n_items"] = float(len(rows))
     return out
+
+
+def evaluate_answers(model, tokenizer, prompts: Sequence, answers: Sequence[str], score, *, k: int = 8,
+                     temperature: float = 0.6, max_new_tokens: int = 512, seed: int = 0,
+                     batch_size: int = 32) -> dict[str, float]:
+    """Real-math evaluation: greedy accuracy, avg@k (mean accuracy of k samples at `temperature`) and unbiased
+    pass@k, with `score(completion, answer) -> 0/1` (math-verify for real data). Prompts may be strings or
+    conversations (the tokenizer's chat template is applied)."""
+    check_int("k", k, 1)
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if isinstance(p, list) else p
+             for p in prompts]
+    greedy, _, _ = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, temperature=None, seed=seed,
+                            batch_size=batch_size)
+    samples, _, _ = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, temperature=temperature,
+                             num_return_sequences=k, seed=seed, batch_size=batch_size)
+    g = np.array([score(c, a) for c, a in zip(greedy, answers)], dtype=float)
+    s = np.array([score(samples[i * k + j], a) for i, a in enumerate(answers) for j in range(k)]).reshape(-1, k)
+    return {"greedy_acc": float(g.mean()), f"avg@{k}": float(s.mean()),
+            f"pass@{k}": float(np.mean([pass_at_k(k, int(c), k) for c in s.sum(1)])), "n_items": float(len(answers))}

@@ -11,6 +11,7 @@ notebook as its ``learning_rate`` parameter. Wall times are printed at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -37,10 +38,12 @@ def build_bases(names=None) -> dict:
         items = eval_items(cfg.task, cfg.contamination)[:200]
         r = evaluate(model, tok, items, fmt=cfg.task.format, n_samples=8)
         meta = base_meta(path)
-        out[name] = r
+        out[name] = {**r, "tokens_per_s": meta["tokens_per_s"], "pretrain_wall_s": meta["wall_s"], "key": cfg.key}
         print(f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  exact {r['exact_acc']:.3f}"
               f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
               f"{meta['tokens_per_s']:.0f} tokens/s")
+    Path("results").mkdir(exist_ok=True)
+    Path("results/bases.json").write_text(json.dumps(out, indent=1))
     return out
 
 

@@ -81,9 +81,10 @@ def git_revision() -> str:
 class RunRecord:
     """Writer for one run directory."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, enabled: bool = True):
         self.dir = Path(run_dir)
         self.t0 = time.time()
+        self.enabled = enabled  # False on non-main processes of a multi-process launch: writes nothing
 
     @property
     def status(self) -> str | None:
@@ -91,6 +92,8 @@ class RunRecord:
 
     def start(self, config: dict, seed: int) -> None:
         """Begin a fresh record (anything left by an earlier, unfinished attempt is cleared)."""
+        if not self.enabled:
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         for name in ("metrics.jsonl", "status.json"):
             (self.dir / name).unlink(missing_ok=True)
@@ -102,6 +105,8 @@ class RunRecord:
         })
 
     def log(self, step: int, metrics: dict) -> None:
+        if not self.enabled:
+            return
         row = {"step": int(step), **{k: _clean(float(v)) for k, v in metrics.items()
                                       if isinstance(v, (int, float)) and not isinstance(v, bool)}}
         with open(self.dir / "metrics.jsonl", "a") as f:
@@ -109,6 +114,8 @@ class RunRecord:
 
     def finish(self, status: str, **info) -> None:
         assert status in STATUSES[1:], status
+        if not self.enabled:
+            return
         atomic_write_json(self.dir / "status.json", {"status": status, "wall_s": time.time() - self.t0, **info})
 
 

@@ -54,9 +54,10 @@ class RandomReward:
 
     __name__ = "random"
 
-    def __init__(self, p: float = 0.5, seed: int = 0):
+    def __init__(self, p: float = 0.5, seed: int = 0, stream: int = 0):
         self.p = check_prob("reward_p", p)
-        self.rng = np.random.default_rng([check_int("seed", seed, 0), 0x5EED])
+        key = [check_int("seed", seed, 0), 0x5EED] + ([check_int("stream", stream, 0)] if stream else [])
+        self.rng = np.random.default_rng(key)  # stream = process index: independent draws on every rank
 
     def __call__(self, completions, **kwargs) -> list[float]:
         return (self.rng.random(len(completions)) < self.p).astype(float).tolist()
@@ -67,10 +68,11 @@ class NoisyReward:
 
     __name__ = "noisy"
 
-    def __init__(self, fp_rate: float = 0.0, fn_rate: float = 0.0, seed: int = 0):
+    def __init__(self, fp_rate: float = 0.0, fn_rate: float = 0.0, seed: int = 0, stream: int = 0):
         self.fp = check_prob("false_positive_rate", fp_rate)
         self.fn = check_prob("false_negative_rate", fn_rate)
-        self.rng = np.random.default_rng([check_int("seed", seed, 0), 0x0015E])
+        key = [check_int("seed", seed, 0), 0x0015E] + ([check_int("stream", stream, 0)] if stream else [])
+        self.rng = np.random.default_rng(key)
 
     def __call__(self, completions, answer, **kwargs) -> list[float]:
         truth = np.array([is_correct(c, a) for c, a in zip(completions, answer)])
@@ -167,8 +169,9 @@ class MathVerifyReward:
 
 
 def make_reward(name: str, *, seed: int = 0, p: float = 0.5, fp_rate: float = 0.0, fn_rate: float = 0.0,
-                constant: float = 0.0) -> Callable:
-    """The reward function called `name` (see the module table)."""
+                constant: float = 0.0, stream: int = 0) -> Callable:
+    """The reward function called `name` (see the module table). `stream` (the process index under DDP) gives
+    every process its own random draws for the random and noisy rewards."""
     check_choice("reward", name, REWARDS)
     if name == "ground_truth":
         return ground_truth
@@ -177,9 +180,9 @@ def make_reward(name: str, *, seed: int = 0, p: float = 0.5, fp_rate: float = 0.
     if name == "incorrect":
         return incorrect
     if name == "random":
-        return RandomReward(p, seed)
+        return RandomReward(p, seed, stream)
     if name == "noisy":
-        return NoisyReward(fp_rate, fn_rate, seed)
+        return NoisyReward(fp_rate, fn_rate, seed, stream)
     if name == "constant":
         return ConstantReward(constant)
     if name == "neg_entropy":

@@ -245,13 +245,17 @@ def run_dir_of(cfg: ExperimentConfig) -> Path:
     return Path(cfg.output_root) / cfg.experiment / cfg.run_id
 
 
-def build_trainer(cfg: ExperimentConfig, model, tokenizer, train_dataset, output_dir: Path, callbacks=()):
-    """The RLVRTrainer for `cfg` (rewards built and bound, clip rule set)."""
+def build_trainer(cfg: ExperimentConfig, model, tokenizer, train_dataset, output_dir: Path, callbacks=(),
+                  grpo_overrides: dict | None = None, process_index: int = 0):
+    """The RLVRTrainer for `cfg` (rewards built and bound, clip rule set). `grpo_overrides` go to
+    `ExperimentConfig.grpo_config` (the scale-out entry point sets batch splits and engines there)."""
     from .rewards import NegEntropyReward, make_reward
 
     rewards = [make_reward(n, seed=cfg.seed, p=cfg.reward_p, fp_rate=cfg.false_positive_rate,
-                           fn_rate=cfg.false_negative_rate, constant=cfg.reward_constant) for n in cfg.reward]
-    trainer = RLVRTrainer(model=model, processing_class=tokenizer, args=cfg.grpo_config(str(output_dir)),
+                           fn_rate=cfg.false_negative_rate, constant=cfg.reward_constant, stream=process_index)
+               for n in cfg.reward]
+    trainer = RLVRTrainer(model=model, processing_class=tokenizer,
+                          args=cfg.grpo_config(str(output_dir), **(grpo_overrides or {})),
                           train_dataset=train_dataset, reward_funcs=rewards, clip_rule=cfg.clip,
                           callbacks=list(callbacks))
     from transformers.trainer_callback import PrinterCallback, ProgressCallback

@@ -1,0 +1,156 @@
+"""The whole pipeline at smoke size: every notebook through papermill, the book built with warnings as errors,
+and a browser check of the built HTML in headless Chromium (pages load, images non-empty, internal links
+resolve). Screenshots of the front page and one results page are kept under artifacts/."""
+
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from functools import partial
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+
+from rlvr_lib.runner import ROOT, THEORY, TINY_LM, run_notebook
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def smoke_site(tmp_path_factory, tiny_cache):
+    site = tmp_path_factory.mktemp("site")
+    shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("_build", "executed"))
+    shutil.copy(ROOT / "_config.yml", site / "_config.yml")
+    (site / "rlvr_lib").symlink_to(ROOT / "rlvr_lib")
+    params = {"profile": "smoke", "results_dir": str(site / "results"), "runs_dir": str(site / "runs")}
+    walls = {}
+    for name in THEORY + TINY_LM:
+        walls[name] = run_notebook(name, params, out_dir=site / "book" / "executed")["wall_s"]
+    (site / "walls.json").write_text(json.dumps(walls))
+    return site
+
+
+@pytest.mark.parametrize("name", THEORY + TINY_LM)
+def test_notebook_smoke_run(smoke_site, name):
+    nb = json.loads((smoke_site / "book" / "executed" / f"{name}.ipynb").read_text())
+    assert nb["metadata"]["rlvr"]["parameters"]["profile"] == "smoke"
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    wall = json.loads((smoke_site / "walls.json").read_text())[name]
+    assert wall < 60, f"{name} smoke run took {wall:.0f} s"
+    if name != "lm_hyperparameters":
+        v = json.loads((smoke_site / "results" / "verdicts" / f"{name}.json").read_text())
+        assert v and all(x["verdict"] in ("supported", "not supported", "inconclusive") for x in v)
+
+
+def test_cached_notebook_is_not_rerun(smoke_site):
+    params = {"profile": "smoke", "results_dir": str(smoke_site / "results"), "runs_dir": str(smoke_site / "runs")}
+    assert run_notebook("theory_c1_advantages", params, out_dir=smoke_site / "book" / "executed")["cached"]
+
+
+@pytest.fixture(scope="module")
+def built_book(smoke_site):
+    cmd = [sys.executable, "-m", "jupyter_book", "build", "book", "--config", "_config.yml", "--toc",
+           "book/_toc.yml", "-W", "-n", "--keep-going"]
+    r = subprocess.run(cmd, cwd=smoke_site, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    return smoke_site / "book" / "_build" / "html"
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img" and a.get("src"):
+            self.imgs.append(a["src"])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                "--disable-dev-shm-usage"]
+
+
+def test_book_pages_in_headless_chromium(built_book, tmp_path):
+    chrome = _chromium()
+    if chrome is None:
+        pytest.skip("chromium is not installed (scripts/test_deps.sh installs it as root)")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *a: None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/"
+    pages = sorted(p.relative_to(built_book).as_posix() for p in built_book.rglob("*.html")
+                   if not p.relative_to(built_book).as_posix().startswith(("_static", "_sources", "genindex", "search")))
+    assert "index.html" in pages and "scorecard.html" in pages and "executed/lm_e1_clipping.html" in pages
+    profile = tmp_path / "chrome-profile"
+    problems, n_imgs = [], 0
+    try:
+        for page in pages:
+            url = base + page
+            r = subprocess.run([chrome, *CHROME_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+                               capture_output=True, text=True, timeout=120)
+            dom = r.stdout
+            if r.returncode != 0 or "</html>" not in dom:
+                problems.append(f"{page}: did not load ({r.returncode})")
+                continue
+            refs = _Refs()
+            refs.feed(dom)
+            for src in refs.imgs:
+                n_imgs += 1
+                if src.startswith("data:"):
+                    if len(src) < 100:
+                        problems.append(f"{page}: empty inline image")
+                    continue
+                target = built_book / unquote(urlparse(urljoin(url, src)).path.lstrip("/"))
+                if urlparse(urljoin(url, src)).netloc == urlparse(base).netloc and (
+                        not target.exists() or target.stat().st_size == 0):
+                    problems.append(f"{page}: missing image {src}")
+            for href in refs.links:
+                full = urljoin(url, href)
+                u = urlparse(full)
+                if u.netloc != urlparse(base).netloc or u.scheme not in ("http", "https"):
+                    continue
+                target = built_book / unquote(u.path.lstrip("/"))
+                if target.is_dir():
+                    target = target / "index.html"
+                if not target.exists():
+                    problems.append(f"{page}: broken link {href}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, page in (("front_page.png", "index.html"), ("results_page.png", "executed/lm_e1_clipping.html")):
+            subprocess.run([chrome, *CHROME_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1600",
+                            f"--screenshot={ARTIFACTS / name}", base + page], capture_output=True, timeout=120)
+            assert (ARTIFACTS / name).exists() and (ARTIFACTS / name).stat().st_size > 10_000, name
+    finally:
+        server.shutdown()
+    assert not problems, "\n".join(problems[:40])
+    assert n_imgs >= 14  # at least one figure per experiment page
+
+
+def test_launch_buttons_point_at_committed_notebooks(built_book):
+    html = (built_book / "executed" / "lm_e1_clipping.html").read_text()
+    links = re.findall(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)[^"]+)"', html)
+    assert links, "no launch buttons"
+    for link in links:
+        m = re.search(r"(book/executed/[\w]+\.ipynb)", unquote(link))
+        assert m, link
+        assert (ROOT / m.group(1)).exists() or (ROOT / "notebooks" / Path(m.group(1)).name.replace(".ipynb", ".py")).exists()
