@@ -53,3 +53,4 @@ fig = plots.lines(lm.curves(df, ["eval/sampled_acc"]), "step", hue="arm", xlabel
 
 # %%
 print(f"chosen learning rate: {chosen['learning_rate']:g}")
+print(lm.grid_edge_note(chosen["learning_rate"], learning_rates))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
     from .records import RunRecord, is_finished
     from .rewards import MathVerifyReward
     from .tasks import is_correct
-    from .trainer import RecordCallback, build_trainer, params_finite
+    from .trainer import train_recorded
 
     if not torch.cuda.is_available():  # CPU-only machine: DDP over gloo (accelerate's MULTI_CPU)
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
@@ -84,23 +83,9 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
     record.start({"experiment": exp.to_dict(), "recipe": recipe.to_dict(), "run_id": run_id,
                   "clip_rule": exp.clip.to_dict(), "trl_epsilons": list(exp.trl_epsilons),
                   "num_processes": state.num_processes}, exp.seed)
-    cb = RecordCallback(record, evaluate_fn, exp.eval_every, progress and state.is_main_process)
-    trl_dir = run_dir / "trl"
-    try:
-        trainer = build_trainer(exp, model, tok, train.remove_columns(["problem"]), trl_dir, [cb],
-                                grpo_overrides=recipe.grpo_overrides(), process_index=state.process_index)
-        trainer.train()
-    except Exception as e:
-        diverged = cb.diverged or not params_finite(model)
-        record.finish("diverged" if diverged else "failed", error=repr(e)[:2000])
-        if not diverged:
-            raise
-        return run_dir if state.is_main_process else None
-    finally:
-        if state.is_main_process:
-            shutil.rmtree(trl_dir, ignore_errors=True)
-    record.finish("diverged" if cb.diverged else "complete", steps=trainer.state.global_step,
-                  num_processes=state.num_processes)
+    train_recorded(exp, model, tok, train.remove_columns(["problem"]), record, evaluate_fn, progress,
+                   grpo_overrides=recipe.grpo_overrides(), process_index=state.process_index,
+                   is_main=state.is_main_process, num_processes=state.num_processes)
     state.wait_for_everyone()
     return run_dir if state.is_main_process else None
 

@@ -112,12 +112,15 @@ def encode_rows(rows: list[dict], tokenizer, max_len: int):
     return input_ids, mask, lab
 
 
-def pretrain(cfg: PretrainConfig, out_dir: Path, progress: bool = True) -> dict:
-    """Train a base from scratch and save model, tokenizer and `pretrain.json` into `out_dir`."""
+def pretrain(cfg: PretrainConfig, out_dir: Path, progress: bool = True, flush_denormal: bool = True) -> dict:
+    """Train a base from scratch and save model, tokenizer and `pretrain.json` into `out_dir`.
+
+    `flush_denormal` flushes subnormal floats to zero: several times faster on CPU for tiny models (see
+    scripts/bench_pretrain.py); it is on for every cached base."""
     import torch
     from tqdm.auto import tqdm
 
-    torch.set_flush_denormal(True)  # 2-4x faster on CPU for tiny models; no effect on results at fp32 scale
+    torch.set_flush_denormal(flush_denormal)
     torch.manual_seed(cfg.seed)
     tok = build_tokenizer()
     model = build_model(cfg.model, tok, seed=cfg.seed)

@@ -142,7 +142,7 @@ class MathVerifyReward:
 
     def __init__(self):
         try:
-            import math_verify  # noqa: F401
+            import math_verify  # noqa: F401  (presence check)
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("the math_verify reward needs the optional dependency: pip install 'rlvr_lib[math]'") from e
 

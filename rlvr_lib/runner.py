@@ -1,8 +1,8 @@
 """Executes the notebooks with papermill, caching by (notebook text, parameters) and showing progress.
 
 A notebook ``notebooks/<name>.py`` (jupytext py:percent) is executed with its parameters into
-``book/executed/<name>.ipynb``. The output carries the cache key (a hash of the source text and the
-parameters) in its metadata; when the key matches, the notebook is not executed again. Execution happens
+``book/executed/<name>.ipynb``. The output carries the cache key (a hash of the notebook's text, the
+parameters and the library's source) in its metadata; when the key matches, the notebook is not executed again. Execution happens
 with the repository root as working directory, so the notebooks' relative paths (``results/``,
 ``runs/``) are the repository's. A notebook that fails leaves its output (with papermill's error banner)
 under ``.failed.ipynb`` and raises.
@@ -26,9 +26,18 @@ TINY_LM = ["lm_hyperparameters", "lm_e1_clipping", "lm_e2_entropy_min", "lm_e3_s
            "lm_e5_strength", "lm_e6_eps_group", "lm_e7_reward_variants"]
 
 
+def library_hash() -> str:
+    """Hash of the library's source: a notebook is re-executed when the code it calls changes. (Training runs
+    are cached by configuration only, so re-executing a tiny-LM notebook after a plotting change is cheap.)"""
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "rlvr_lib").glob("*.py")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def cache_key(name: str, parameters: dict) -> str:
     text = (NOTEBOOKS / f"{name}.py").read_text()
-    blob = json.dumps({"source": text, "parameters": parameters}, sort_keys=True)
+    blob = json.dumps({"source": text, "parameters": parameters, "library": library_hash()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

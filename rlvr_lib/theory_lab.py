@@ -138,7 +138,7 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
     gslopes = {i: loglog_slope(g.eta, g.mean_dH) for i, g in grpo.groupby("init")}
     c2_ok = all(abs(s - 2) < 0.15 for s in slopes.values())
     c2 = Verdict("C2", decide(c2_ok and first_z < 4, not c2_ok),
-                 f"log-log slope of E[dH] vs eta: " + ", ".join(f"{k}: {v:.2f}" for k, v in slopes.items())
+                 "log-log slope of E[dH] vs eta: " + ", ".join(f"{k}: {v:.2f}" for k, v in slopes.items())
                  + f"; first-order term within {first_z:.1f} standard errors of 0 (largest); one unclipped GRPO "
                  "step on a bandit: slopes " + ", ".join(f"{k}: {v:.2f}" for k, v in gslopes.items()), "tabular")
     # C5: closed form vs Monte Carlo at the smallest eta; sign by skewness
@@ -248,7 +248,6 @@ def c6_c7_verdicts(t: pd.DataFrame) -> list[Verdict]:
                  "final entropy after random-reward GRPO: " + "; ".join(lines)
                  + f". Park et al.'s ordering (upper-only < none < lower-only) holds in {sum(park)}/{len(park)} inits",
                  "tabular")
-    R = final(t, "ratio_max")
     rmax = t[t.metric == "ratio_max"].groupby(["init", "rule"])["mean"].max()
     c7_lines = [f"{init}: largest mean max-ratio none {rmax[(init, 'none')]:.2f} vs symmetric {rmax[(init, 'symmetric')]:.2f}"
                 for init in H.index.get_level_values(0).unique()]

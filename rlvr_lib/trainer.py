@@ -302,18 +302,29 @@ def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = F
     record.start({"experiment": cfg.to_dict(), "base": pcfg.to_dict(), "base_path": str(base_path),
                   "run_id": cfg.run_id, "clip_rule": cfg.clip.to_dict(),
                   "trl_epsilons": list(cfg.trl_epsilons)}, cfg.seed)
-    cb = RecordCallback(record, eval_fn, cfg.eval_every, progress)
-    trl_dir = run_dir / "trl"
+    train_recorded(cfg, model, tok, ds, record, eval_fn, progress)
+    return run_dir
+
+
+def train_recorded(cfg: ExperimentConfig, model, tokenizer, train_dataset, record: RunRecord, evaluate_fn=None,
+                   progress: bool = True, grpo_overrides: dict | None = None, process_index: int = 0,
+                   is_main: bool = True, **finish_info) -> str:
+    """Train with the record callback and close the record: complete, diverged (metrics kept) or failed (the
+    error re-raised). Returns the status. Shared by `run_experiment` and the scale-out entry point."""
+    cb = RecordCallback(record, evaluate_fn, cfg.eval_every, progress and is_main)
+    trl_dir = record.dir / "trl"
     try:
-        trainer = build_trainer(cfg, model, tok, ds, trl_dir, [cb])
+        trainer = build_trainer(cfg, model, tokenizer, train_dataset, trl_dir, [cb], grpo_overrides, process_index)
         trainer.train()
     except Exception as e:
         diverged = cb.diverged or not params_finite(model)
         record.finish("diverged" if diverged else "failed", error=repr(e)[:2000])
         if not diverged:
             raise
-        return run_dir
+        return "diverged"
     finally:
-        shutil.rmtree(trl_dir, ignore_errors=True)
-    record.finish("diverged" if cb.diverged else "complete", steps=trainer.state.global_step)
-    return run_dir
+        if is_main:
+            shutil.rmtree(trl_dir, ignore_errors=True)
+    status = "diverged" if cb.diverged else "complete"
+    record.finish(status, steps=trainer.state.global_step, **finish_info)
+    return status

@@ -4,7 +4,6 @@ resolve). Screenshots of the front page and one results page are kept under arti
 
 import http.server
 import json
-import os
 import re
 import shutil
 import subprocess

@@ -1,7 +1,6 @@
 import itertools
 import json
 import math
-import random
 
 import numpy as np
 import pytest

@@ -15,7 +15,6 @@ from datasets import Dataset
 from trl import GRPOTrainer
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.clip import ClipRule
 from rlvr_lib.config import ExperimentConfig
 from rlvr_lib.models import load_policy
 from rlvr_lib.records import is_finished, load_runs, read_metrics, read_status

@@ -1,0 +1,78 @@
+"""The tiny-LM experiment helpers on synthetic run tables: intervals, changes, pairing, windows, verdicts."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlvr_lib import lm_lab as lm
+from rlvr_lib.stats import mean_ci
+
+
+def fake_runs(changes: dict[str, list[float]], metric="eval/sampled_acc", initial=0.5):
+    rows = []
+    for arm, deltas in changes.items():
+        for seed, d in enumerate(deltas):
+            rid = f"{arm}-{seed}"
+            for step, v in ((0, initial), (50, initial + d / 2), (100, initial + d)):
+                rows.append({"run_id": rid, "group": "", "arm": arm, "seed": seed, "status": "complete",
+                             "step": step, "metric": metric, "value": v})
+    return pd.DataFrame(rows)
+
+
+def test_mean_ci_is_a_t_interval():
+    m, h, n = mean_ci([1.0, 2.0, 3.0])
+    assert (m, n) == (2.0, 3) and h == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-3)
+    assert math.isnan(mean_ci([1.0])[1])
+
+
+def test_change_table_and_paired_difference():
+    df = fake_runs({"a": [0.1, 0.2, 0.3], "b": [0.0, 0.1, 0.1]})
+    t = lm.change_table(df, ["eval/sampled_acc"]).set_index("arm")
+    assert t.loc["a", "change"] == pytest.approx(0.2) and t.loc["a", "n"] == 3
+    assert t.loc["a", "initial"] == pytest.approx(0.5) and t.loc["a", "final"] == pytest.approx(0.7)
+    m, h, n = lm.paired_difference(df, "eval/sampled_acc", "a", "b", "change")
+    d = np.array([0.1, 0.1, 0.2])
+    assert m == pytest.approx(d.mean()) and h == pytest.approx(4.303 * d.std(ddof=1) / math.sqrt(3), rel=1e-3)
+
+
+def test_interval_sign_and_verdicts():
+    assert lm.interval_sign(0.2, 0.1) == 1 and lm.interval_sign(-0.2, 0.1) == -1 and lm.interval_sign(0.05, 0.1) == 0
+    assert lm.verdict_from_sign("C4", 0.2, 0.1, "x").verdict == "supported"
+    assert lm.verdict_from_sign("C4", -0.2, 0.1, "x").verdict == "not supported"
+    assert lm.verdict_from_sign("C4", 0.0, 0.1, "x").verdict == "inconclusive"
+    assert lm.verdict_from_sign("C6", -0.2, 0.1, "x", expect=-1).verdict == "supported"
+
+
+def test_windowed_recomputes_the_bias_ratio_from_window_means():
+    rows = []
+    for step in range(1, 9):
+        rows += [{"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
+                  "metric": "clip/n_raw", "value": 10.0},
+                 {"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
+                  "metric": "clip/c_plus", "value": 1.0 if step == 2 else 0.0},
+                 {"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
+                  "metric": "entropy", "value": float(step)}]
+    w = lm.windowed(pd.DataFrame(rows), ["entropy", "clip/bias_ratio"], window=4)
+    ent = w[w.metric == "entropy"].set_index("step").value
+    assert ent.to_dict() == {4: 2.5, 8: 6.5}
+    ratio = w[w.metric == "clip/bias_ratio"].set_index("step").value
+    assert ratio[4] == pytest.approx(10.0 / 0.25) and math.isnan(ratio[8])
+
+
+def test_choose_lr_rule():
+    rows = []
+    for lr, gain, greedy, div in ((1e-5, 0.1, 0.0, 0), (2e-5, 0.3, -0.1, 0), (5e-5, 0.2, 0.0, 0), (1e-4, 0.9, 0.0, 1)):
+        rows += [{"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/sampled_acc", "change": gain, "diverged": div},
+                 {"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/greedy_acc", "change": greedy, "diverged": div}]
+    assert lm.choose_lr(pd.DataFrame(rows)) == 5e-5  # 2e-5 lost greedy accuracy, 1e-4 diverged
+    assert "largest in the grid" in lm.grid_edge_note(5e-5, [1e-5, 5e-5])
+
+
+def test_smoke_and_full_profiles_differ_only_in_size():
+    full, smoke = lm.common("full", "runs", 1e-5), lm.common("smoke", "runs", 1e-5)
+    assert set(full) <= set(smoke) | {"max_completion_length"}
+    assert full["steps_per_generation"] > 1 and smoke["steps_per_generation"] > 1  # clipping can act in both
+    assert lm.seeds_for("full", [0, 1, 2]) == [0, 1, 2] and lm.seeds_for("smoke", [0, 1, 2]) == [0]
+    assert not set(lm.REPORTED_SEEDS) & set(lm.TUNING_SEEDS)
