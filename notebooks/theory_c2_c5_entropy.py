@@ -71,14 +71,12 @@ skew_long = skew.assign(ci=1.96 * skew.mc_se, kind="Monte Carlo").rename(columns
 cf_long = skew.assign(ci=float("nan"), kind="closed form").rename(columns={"closed_form": "value"})
 fig = plots.lines(pd.concat([skew_long[["q", "value", "ci", "kind"]], cf_long[["q", "value", "ci", "kind"]]]), "q",
                   "value", hue="kind", xlabel="probability of the dominant action $q$",
-                  ylabel="$\\mathbb{E}[\\Delta H]$ (nats)", title="Where the sign flips (K = 100)")
-fig.axes[0].axhline(0, color="k", lw=0.8)
+                  ylabel="$\\mathbb{E}[\\Delta H]$ (nats)", title="Where the sign flips (K = 100)", hline=0)
 
 # %% mystnb={"figure": {"caption": "Mean entropy change of one unclipped GRPO step with random rewards on a 10-armed bandit (G = 16), from a flat and a skewed (q = 0.9) policy, with 95% intervals over antithetic pairs.", "name": "fig-c2-grpo"}}
 fig = plots.lines(grpo.assign(value=grpo.mean_dH), "eta", "value", hue="init", ci="ci", markers=True,
                   xlabel="step size $\\eta$", ylabel="$\\mathbb{E}[\\Delta H]$ (nats)",
-                  title="One GRPO step under random rewards")
-fig.axes[0].axhline(0, color="k", lw=0.8)
+                  title="One GRPO step under random rewards", hline=0)
 
 # %% [markdown]
 # ## Verdicts (computed)

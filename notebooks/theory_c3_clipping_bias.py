@@ -72,9 +72,8 @@ table[["model", "vary", "value", "E_abs_N_raw", "E_abs_C_plus", "ratio", "p_plus
 finite = table[(table.p_plus > 0) & (table.ratio < float("inf"))].assign(setting=lambda d: d.model + ": vary " + d.vary)
 fig = plots.lines(finite, "p_plus", "ratio", hue="setting", ci=None, markers=True, logx=True, logy=True,
                   xlabel="upper-clip rate $p^+$", ylabel="$\\mathbb{E}|N_{raw}| / \\mathbb{E}|C^+_{tot}|$",
-                  title="Clipping bias is small where few tokens clip")
-fig.axes[0].plot([lab.PAPER_C3["p_plus"]], [lab.PAPER_C3["ratio"]], "kx", ms=9, label="paper (reported)")
-fig.axes[0].legend(fontsize=7)
+                  title="Clipping bias is small where few tokens clip",
+                  marks=[(lab.PAPER_C3["p_plus"], lab.PAPER_C3["ratio"], "paper (reported)")])
 
 # %% [markdown]
 # ## Verdict (computed)

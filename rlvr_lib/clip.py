@@ -137,8 +137,8 @@ def clip_cov_select(rule: ClipRule, adv, logp, mask, already_clipped, generator=
 
 def clipping_bias(out: ClipOutput, ratio, advantages, mask, dim=None):
     """The paper's clipping-bias decomposition over valid tokens (Chen et al. 2512.16912, 'law of clipping'):
-    N_raw = sum_t rho_t A_t, C+_tot = sum over upper-clipped tokens of (clipped - raw) objective, and the ratio
-    |N_raw| / |C+_tot| (inf when nothing is upper-clipped).
+    ``N_raw = sum_t rho_t A_t``, ``C+_tot = sum over upper-clipped tokens of (clipped - raw) objective``, and the
+    ratio ``abs(N_raw) / abs(C+_tot)`` (inf when nothing is upper-clipped).
 
     With ``dim=None`` the sums run over everything and floats are returned; otherwise over `dim` and tensors
     are returned (the theory lab sums per seed)."""

@@ -12,9 +12,11 @@ sized: group size 8 instead of 16, 8 prompts x 8 completions per optimizer step,
 rollout (the reference run does 8), and a learning rate chosen for the tiny bases (see the book's
 hyperparameter page), not the paper's 5e-7 for 7B models.
 
-Batch arithmetic, in completions (as TRL counts):
+Batch arithmetic, in completions (as TRL counts)::
+
   completions per optimizer step  = prompts_per_step * num_generations          (per_device_train_batch_size)
   completions per rollout         = that * steps_per_generation                  (generation_batch_size)
+
 Each rollout batch is generated once by the current policy and consumed by `steps_per_generation`
 optimizer steps, `num_iterations` times over: all but the first step are off-policy, which is what lets
 clipping act. With steps_per_generation = num_iterations = 1 the importance ratio is identically 1.

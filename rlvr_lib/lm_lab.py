@@ -68,9 +68,10 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
     """Run every arm x seed (finished runs are skipped) and return their records as one tidy table with an
     `arm` column, and a `group` column when the arms' keys are (group, arm) pairs (e.g. (base, reward)).
     A diverged run is kept and marked; a failing run raises."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
-    from .trainer import run_experiment
+    from .records import is_finished
+    from .trainer import run_dir_of, run_experiment
 
     cfgs = []
     for key, over in arms.items():
@@ -78,12 +79,17 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
         for s in seeds:
             label = f"{group}: {arm}" if group else arm
             cfgs.append((group, arm, ExperimentConfig.from_dict({**shared, **over, "name": label, "seed": s})))
-    bar = tqdm(cfgs, desc="runs", disable=not progress)
+    # a bar on a terminal; in notebooks (papermill, Jupyter) one summary line instead of a wall of bar updates
+    bar = tqdm(cfgs, desc="runs", disable=None if progress else True)
     members: dict[tuple[str, str], list[str]] = {}
+    cached = 0
     for group, arm, cfg in bar:
         bar.set_postfix_str(f"{cfg.name} seed {cfg.seed}")
+        cached += is_finished(run_dir_of(cfg))
         run_experiment(cfg, progress=False)
         members.setdefault((group, arm), []).append(cfg.run_id)
+    if progress:
+        print(f"{len(cfgs)} runs ({len(cfgs) - cached} trained now, {cached} found finished in {shared['output_root']})")
     df = load_runs(Path(shared["output_root"]) / EXPERIMENT)
     # two arms may be the same configuration (then they share the runs): one copy of the rows per arm
     parts = [df[df.run_id.isin(ids)].assign(group=group, arm=arm) for (group, arm), ids in members.items()]

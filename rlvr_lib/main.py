@@ -49,9 +49,9 @@ def build_bases(names=None) -> dict:
 
 def build_book(strict: bool = True) -> float:
     t0 = time.perf_counter()
-    cmd = [sys.executable, "-m", "jupyter_book", "build", "book", "--config", "_config.yml", "--toc", "book/_toc.yml"]
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "--config", "_config.yml", "--path-output", "book"]
     if strict:
-        cmd += ["-W", "-n", "--keep-going"]
+        cmd += ["-W", "--keep-going"]
     subprocess.run(cmd, cwd=ROOT, check=True)
     return time.perf_counter() - t0
 

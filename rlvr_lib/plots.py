@@ -38,8 +38,10 @@ def seed_band(df: pd.DataFrame, by: list[str], value: str = "value") -> pd.DataF
 
 def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci: str | None = "ci", *, ax=None,
           xlabel: str = "", ylabel: str = "", title: str = "", logx: bool = False, logy: bool = False,
-          style: str | None = None, legend_title: str | None = None, markers: bool = False):
-    """One line per `hue` (and dash per `style`) with a shaded band of +-`ci`."""
+          style: str | None = None, legend_title: str | None = None, markers: bool = False,
+          hline: float | None = None, marks: list[tuple[float, float, str]] = ()):
+    """One line per `hue` (and dash per `style`) with a shaded band of +-`ci`; optional horizontal reference
+    line `hline` and labelled reference points `marks` = [(x, y, label), ...] (e.g. a paper's reported value)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     dashes = ["-", "--", ":", "-."]
@@ -53,6 +55,10 @@ def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci:
             if ci is not None and ci in gg and np.isfinite(gg[ci]).any():
                 ax.fill_between(gg[x], gg[y] - gg[ci], gg[y] + gg[ci], color=PALETTE[i % len(PALETTE)], alpha=0.18,
                                 lw=0)
+    if hline is not None:
+        ax.axhline(hline, color="k", lw=0.8)
+    for mx, my, mlabel in marks:
+        ax.plot([mx], [my], "kx", ms=9, label=mlabel)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
     if title:
@@ -61,7 +67,7 @@ def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    if hue is not None or style is not None:
+    if hue is not None or style is not None or marks:
         ax.legend(title=legend_title, fontsize=8)
     return fig
 

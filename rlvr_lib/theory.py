@@ -162,7 +162,7 @@ def initial_logits(cfg: SimConfig) -> torch.Tensor:
 
 def grpo_iteration(z: torch.Tensor, cfg: SimConfig, rule: ClipRule, gen: torch.Generator, flip: bool = False):
     """One GRPO iteration (sample, score, mu clipped steps) on logits z (S, L, K). Returns (new z, stats)
-    where stats holds per-seed tensors: clip fractions, max ratio, |N_raw|, |C+|, rewards' mean.
+    where stats holds per-seed tensors: clip fractions, max ratio, ``abs(N_raw)``, ``abs(C+)``, rewards' mean.
 
     `flip=True` replaces the rewards r by 1 - r after drawing them (same responses), which negates every
     advantage (C1): run twice from identically seeded generators, the pair is an antithetic couple."""

@@ -163,7 +163,7 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
 
 
 def c3_scan(base: SimConfig, rule: ClipRule, vary: str, values) -> pd.DataFrame:
-    """One GRPO iteration (mu inner steps) per setting; E|N_raw|, E|C+|, their ratio and the upper-clip rate.
+    """One GRPO iteration (mu inner steps) per setting: mean abs(N_raw), mean abs(C+), their ratio and the upper-clip rate.
 
     `vary` is a SimConfig field or "eps". Varying "L" scales eta with L, so that the per-token step (the
     token-mean objective divides each token's gradient by G L) stays fixed."""

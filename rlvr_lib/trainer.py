@@ -17,7 +17,7 @@ construction rather than silently ignored.
 items every ``eval_every`` steps, and writes the run record (see ``records``).
 
 Logged beyond TRL's metrics (names as in the book's glossary):
-``clip/n_raw`` = |sum_t rho_t A_t|, ``clip/c_plus`` = |sum over upper-clipped tokens of (clipped - raw)|,
+``clip/n_raw`` = ``abs(sum_t rho_t A_t)``, ``clip/c_plus`` = ``abs(sum over upper-clipped tokens of (clipped - raw))``,
 ``clip/bias_ratio`` = clip/n_raw / clip/c_plus (per step), ``ratio/max``, ``ratio/min``, ``ratio/mean``,
 ``ratio/q01``, ``ratio/q50``, ``ratio/q99`` over completion tokens, ``clip/cov_frac`` (Clip-Cov only).
 """

@@ -56,8 +56,8 @@ def test_cached_notebook_is_not_rerun(smoke_site):
 
 @pytest.fixture(scope="module")
 def built_book(smoke_site):
-    cmd = [sys.executable, "-m", "jupyter_book", "build", "book", "--config", "_config.yml", "--toc",
-           "book/_toc.yml", "-W", "-n", "--keep-going"]
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "--config", "_config.yml",
+           "--path-output", "book", "-W", "--keep-going"]
     r = subprocess.run(cmd, cwd=smoke_site, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     return smoke_site / "book" / "_build" / "html"
