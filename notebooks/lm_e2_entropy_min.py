@@ -51,12 +51,10 @@ table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_di
 table
 
 # %% mystnb={"figure": {"caption": "Held-out sampled accuracy (top) and entropy (bottom) for the reliable-mode base (left) and the shortcut-mode base (right); bands are 95% intervals over seeds.", "name": "fig-e2"}}
-cur = lm.curves(df, ["eval/sampled_acc", "eval/entropy"], by=("group", "arm"))
-cur["panel"] = cur.group + " base: " + cur.metric
-fig = plots.grid(cur, [(f"{g} base: {m}", lab) for m, lab in (("eval/sampled_acc", "sampled accuracy"),
-                                                               ("eval/entropy", "held-out entropy (nats)"))
-                       for g in ("default", "shortcut")], "panel", "step", hue="arm", ncols=2,
-                 xlabel="optimizer step", title="E2: entropy minimisation against rewards")
+metrics = {"eval/sampled_acc": "sampled accuracy", "eval/entropy": "held-out entropy (nats)"}
+cur, panels = lm.group_panels(df, metrics, ["default", "shortcut"])
+fig = plots.grid(cur, panels, "panel", "step", hue="arm", ncols=2, xlabel="optimizer step",
+                 title="E2: entropy minimisation against rewards")
 
 # %% [markdown]
 # ## Verdict (computed)

@@ -47,12 +47,10 @@ table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_di
 table
 
 # %% mystnb={"figure": {"caption": "Share of held-out samples written in the reliable style (top) and sampled accuracy (bottom) under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base; bands are 95% intervals over seeds.", "name": "fig-e3"}}
-cur = lm.curves(df, ["eval/share_reliable", "eval/sampled_acc"], by=("group", "arm"))
-cur["panel"] = cur.group + " base: " + cur.metric
-fig = plots.grid(cur, [(f"{g} base: {m}", lab) for m, lab in (("eval/share_reliable", "reliable-style share"),
-                                                               ("eval/sampled_acc", "sampled accuracy"))
-                       for g in ("default", "shortcut")], "panel", "step", hue="arm", ncols=2,
-                 xlabel="optimizer step", title="E3: strategy shares under random rewards")
+metrics = {"eval/share_reliable": "reliable-style share", "eval/sampled_acc": "sampled accuracy"}
+cur, panels = lm.group_panels(df, metrics, ["default", "shortcut"])
+fig = plots.grid(cur, panels, "panel", "step", hue="arm", ncols=2, xlabel="optimizer step",
+                 title="E3: strategy shares under random rewards")
 
 # %% [markdown]
 # ## Verdicts (computed)

@@ -337,3 +337,12 @@ def windowed(df: pd.DataFrame, metrics: list[str], window: int = 8) -> pd.DataFr
             extra = wide[[*keys, "step"]].assign(metric="clip/bias_ratio", value=ratio.to_numpy())
             out = pd.concat([out[out.metric != "clip/bias_ratio"], extra], ignore_index=True)
     return out[out.metric.isin(metrics)]
+
+
+def group_panels(df: pd.DataFrame, metrics: dict[str, str], groups: list[str]):
+    """Curves per (group, arm) and the panel list for `plots.grid`: one panel per metric x group, in that order.
+    `metrics` maps a metric name to its axis label. Returns (curves with a `panel` column, panels)."""
+    cur = curves(df, list(metrics), by=("group", "arm"))
+    cur["panel"] = cur.group + " base: " + cur.metric
+    panels = [(f"{g} base: {m}", label) for m, label in metrics.items() for g in groups]
+    return cur, panels
