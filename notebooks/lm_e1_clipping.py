@@ -13,7 +13,7 @@
 #
 # The paper's Figures 1-2 on the tiny testbed: GRPO with a random Bernoulli(1/2) reward, with symmetric
 # clipping ($\epsilon = 0.2$) and without clipping, and ground-truth GRPO as the reference. Updates are
-# off-policy (4 optimizer steps per rollout batch), so clipping can act; the clip fractions below show that
+# off-policy (8 optimizer steps per rollout batch, as in the paper's runs), so clipping can act; the clip fractions below show that
 # it does. Base: `default` (prefers the reliable style; greedy accuracy high, sampled accuracy lower).
 #
 # * **C4** random-reward training without clipping still improves accuracy;

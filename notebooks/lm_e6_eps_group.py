@@ -13,8 +13,8 @@
 #
 # The ablation the paper's reviewers asked for: random-reward GRPO (default base) with symmetric $\epsilon$ of
 # 0.1, 0.2 and 0.3, clip-higher ($\epsilon_{high} = 0.28$, $\epsilon_{low} = 0.2$), and group sizes $G$ of 4
-# and 16 at $\epsilon = 0.2$ (the prompts per step are adjusted so that every arm sees 32 completions per
-# step). Outcome: the change in held-out entropy and in sampled accuracy.
+# and 16 at $\epsilon = 0.2$ (the prompts per step are adjusted so that every arm sees the same number of
+# completions per step: 16 in the full profile). Outcome: the change in held-out entropy and in sampled accuracy.
 
 # %% tags=["colab"]
 # On Colab, install this project first; elsewhere this cell does nothing.

@@ -29,7 +29,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
-learning_rates: list = [5e-6, 1e-5, 2e-5, 5e-5]  # the grid
+learning_rates: list = [5e-6, 1e-5, 2e-5, 5e-5, 1e-4]  # the grid
 tuning_seeds: list = [1000, 1001]  # never used for reported results
 runs_dir: str = "runs"
 results_dir: str = "results"

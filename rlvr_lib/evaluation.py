@@ -38,39 +38,53 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, temperature: float | None,
-             num_return_sequences: int = 1, seed: int = 0, batch_size: int = 256):
+             num_return_sequences: int = 1, seed: int = 0, batch_size: int = 256, with_entropy: bool = True):
     """Completions for `prompts` (greedy when `temperature` is None) and the per-token entropies.
 
     Returns (texts, entropies, token_ids): texts is a list of len(prompts) * num_return_sequences strings
     (samples of one prompt adjacent); entropies and token_ids are lists of 1-D arrays, one per completion,
-    over its tokens up to and including eos.
+    over its tokens up to and including eos. With `with_entropy=False` the logits are not kept (a real model's
+    vocabulary times the completion length is large) and the entropies are empty arrays.
     """
     import torch
 
     texts, ents, toks = [], [], []
-    torch.manual_seed(seed)
     eos = tokenizer.eos_token_id
+    # seeded on a forked generator state: evaluating never moves the training's random stream
+    dev = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        _generate_into(model, tokenizer, prompts, max_new_tokens, temperature, num_return_sequences, batch_size,
+                       eos, with_entropy, dev, texts, ents, toks)
+    return texts, ents, toks
+
+
+def _generate_into(model, tokenizer, prompts, max_new_tokens, temperature, num_return_sequences, batch_size, eos,
+                   with_entropy, dev, texts, ents, toks):
+    import torch
+
     for start in range(0, len(prompts), batch_size):
         chunk = list(prompts[start : start + batch_size])
-        enc = tokenizer(chunk, return_tensors="pt", padding=True)
+        enc = tokenizer(chunk, return_tensors="pt", padding=True).to(dev)
         kw = dict(do_sample=False) if temperature is None else dict(do_sample=True, temperature=temperature,
                                                                      top_k=0, top_p=1.0)
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
-                                 return_dict_in_generate=True, output_logits=True, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=eos, **kw)
-        new = out.sequences[:, enc["input_ids"].shape[1] :]  # (B*n, T)
-        logits = torch.stack(out.logits, dim=1).float()  # (B*n, T, V)
-        logp = torch.log_softmax(logits, -1)
-        h = -(logp.exp() * logp).sum(-1)  # (B*n, T)
+                                 return_dict_in_generate=True, output_logits=with_entropy,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
+        new = out.sequences[:, enc["input_ids"].shape[1] :].cpu()  # (B*n, T)
+        if with_entropy:
+            logp = torch.log_softmax(torch.stack(out.logits, dim=1).float(), -1)  # (B*n, T, V)
+            h = (-(logp.exp() * logp).sum(-1)).cpu()  # (B*n, T)
+        else:
+            h = torch.zeros(new.shape[0], 0)
         is_eos = (new == eos).int()
         before_eos = (is_eos.cumsum(1) - is_eos) == 0  # tokens up to and including the first eos
         for row in range(new.shape[0]):
             keep = before_eos[row]
             texts.append(tokenizer.decode(new[row][keep], skip_special_tokens=True))
-            ents.append(h[row][keep].numpy())
+            ents.append(h[row][keep].numpy() if with_entropy else np.zeros(0))
             toks.append(new[row][keep].numpy())
-    return texts, ents, toks
 
 
 def sequence_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str],
@@ -160,9 +174,9 @@ def evaluate_answers(model, tokenizer, prompts: Sequence, answers: Sequence[str]
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if isinstance(p, list) else p
              for p in prompts]
     greedy, _, _ = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, temperature=None, seed=seed,
-                            batch_size=batch_size)
+                            batch_size=batch_size, with_entropy=False)
     samples, _, _ = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, temperature=temperature,
-                             num_return_sequences=k, seed=seed, batch_size=batch_size)
+                             num_return_sequences=k, seed=seed, batch_size=batch_size, with_entropy=False)
     g = np.array([score(c, a) for c, a in zip(greedy, answers)], dtype=float)
     s = np.array([score(samples[i * k + j], a) for i, a in enumerate(answers) for j in range(k)]).reshape(-1, k)
     return {"greedy_acc": float(g.mean()), f"avg@{k}": float(s.mean()),

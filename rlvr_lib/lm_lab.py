@@ -33,7 +33,10 @@ EXPERIMENT = "tinylm"
 REPORTED_SEEDS = [0, 1, 2]
 TUNING_SEEDS = [1000, 1001]
 
-FULL = dict(max_steps=100, prompts_per_step=4, num_generations=8, steps_per_generation=4, eval_every=50,
+# 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
+# steps, as the paper's runs do (8 optimizer steps per rollout), so every step after a rollout's first is
+# off-policy and clipping can act
+FULL = dict(max_steps=100, prompts_per_step=2, num_generations=8, steps_per_generation=8, eval_every=50,
             eval_items=100, eval_n_samples=8)
 SMOKE = dict(max_steps=2, prompts_per_step=2, num_generations=4, steps_per_generation=2, eval_every=2,
              eval_items=8, eval_n_samples=2, max_completion_length=24)

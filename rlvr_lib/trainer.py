@@ -268,6 +268,39 @@ def build_trainer(cfg: ExperimentConfig, model, tokenizer, train_dataset, output
     return trainer
 
 
+def base_eval_cached(eval_fn, base_path: Path, key: dict):
+    """`eval_fn` whose FIRST call - the evaluation of the untrained base at step 0 - is read from a file beside
+    the base when one exists for the same evaluation (items, settings, seed, evaluation source, torch
+    version), and written there otherwise. Runs that share a base and a seed share that evaluation, so it is
+    computed once instead of once per arm; the values are those the call would return (the evaluation is
+    deterministic for its seed), and the record marks them with ``eval/from_cache = 1``. Later calls (the
+    trained policy) always evaluate."""
+    import hashlib
+    import json
+
+    from .records import atomic_write_json
+
+    src = Path(__file__).with_name("evaluation.py").read_bytes() + Path(__file__).with_name("tasks.py").read_bytes()
+    blob = json.dumps({**key, "source": hashlib.sha256(src).hexdigest(), "torch": torch.__version__},
+                      sort_keys=True, default=str)
+    path = Path(base_path) / "evals" / f"{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
+    calls = 0
+
+    def wrapped(model):
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            return eval_fn(model)
+        if path.is_file():
+            return {**json.loads(path.read_text()), "from_cache": 1.0}
+        res = eval_fn(model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, res)
+        return {**res, "from_cache": 0.0}
+
+    return wrapped
+
+
 def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = False) -> Path:
     """Train one run and write its record; return the run directory.
 
@@ -294,9 +327,13 @@ def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = F
     items = eval_items(task, pcfg.contamination)[: cfg.eval_items]
     ds = Dataset.from_list(train_rows(task))
 
+    settings = dict(fmt=task.format, n_samples=cfg.eval_n_samples, temperature=cfg.eval_temperature,
+                    max_new_tokens=cfg.max_completion_length, seed=cfg.seed)
+
     def eval_fn(m):
-        return evaluate(m, tok, items, fmt=task.format, n_samples=cfg.eval_n_samples,
-                        temperature=cfg.eval_temperature, max_new_tokens=cfg.max_completion_length, seed=cfg.seed)
+        return evaluate(m, tok, items, **settings)
+
+    eval_fn = base_eval_cached(eval_fn, base_path, {"items": items, **settings})
 
     record = RunRecord(run_dir)
     record.start({"experiment": cfg.to_dict(), "base": pcfg.to_dict(), "base_path": str(base_path),

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,7 +137,8 @@ DOCUMENTED = ["loss", "grad_norm", "reward", "entropy", "clip_ratio/low_mean", "
               "clip_ratio/region_mean", "clip/n_raw", "clip/c_plus", "clip/bias_ratio", "ratio/max", "ratio/min",
               "ratio/q01", "ratio/q50", "ratio/q99", "rewards/random/mean", "frac_reward_zero_std",
               "eval/greedy_acc", "eval/exact_acc", "eval/sampled_acc", "eval/pass@1", "eval/pass@4", "eval/entropy",
-              "eval/share_reliable", "eval/share_shortcut", "eval/clean/greedy_acc", "eval/contaminated/greedy_acc"]
+              "eval/share_reliable", "eval/share_shortcut", "eval/clean/greedy_acc", "eval/contaminated/greedy_acc",
+              "eval/from_cache"]
 
 
 def test_short_random_reward_run_clips_and_records(tiny_base, tmp_path):
@@ -219,3 +221,38 @@ def test_killed_run_is_not_complete_and_resumes(tiny_base, tmp_path):
     assert run_experiment(cfg, progress=False) == d
     assert read_status(d) == "complete"
     assert [r["step"] for r in read_metrics(d) if "loss" in r] == list(range(1, cfg.max_steps + 1))
+
+
+def test_step0_evaluation_is_shared_and_never_moves_training(tiny_base, tmp_path):
+    """Two arms on the same base and seed share the base's step-0 evaluation (read back, same values), and
+    a run whose step-0 evaluation came from the file trains exactly like one that computed it - and like one
+    that evaluated at other steps: evaluation does not touch the training's random stream."""
+    import shutil
+
+    evals_dir = Path(tiny_base) / "evals"
+    shutil.rmtree(evals_dir, ignore_errors=True)
+    a = run_experiment(smoke_cfg(tiny_base, tmp_path / "a", max_steps=4), progress=False)
+    b = run_experiment(smoke_cfg(tiny_base, tmp_path / "b", max_steps=4, clip_rule="none", name="other arm"),
+                       progress=False)
+    c = run_experiment(smoke_cfg(tiny_base, tmp_path / "c", max_steps=4, eval_every=1), progress=False)
+    ra, rb, rc = read_metrics(a), read_metrics(b), read_metrics(c)
+    e0 = {d.name: next(r for r in rows if r["step"] == 0) for d, rows in ((a, ra), (b, rb), (c, rc))}
+    assert e0[a.name]["eval/from_cache"] == 0.0 and e0[b.name]["eval/from_cache"] == 1.0
+    assert {k: v for k, v in e0[a.name].items() if k not in ("eval/from_cache", "eval/wall_s")} == \
+        {k: v for k, v in e0[b.name].items() if k not in ("eval/from_cache", "eval/wall_s")}
+    later = [r for r in ra if r["step"] == 4 and "eval/greedy_acc" in r]
+    assert later and "eval/from_cache" not in later[0]  # the trained policy is always evaluated
+    # same config except eval_every: a cached step 0 and three extra evaluations leave training unchanged
+    def train_rows(rows):
+        return [(r["step"], r["loss"], r.get("reward"), r["grad_norm"]) for r in rows if "loss" in r]
+    assert train_rows(ra) == train_rows(rc) and len(train_rows(ra)) == 4
+
+
+def test_generate_leaves_the_global_random_state_alone(tiny_base):
+    from rlvr_lib.evaluation import generate
+
+    model, tok = load_policy(tiny_base)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    generate(model, tok, ["12+34="], max_new_tokens=4, temperature=1.0, num_return_sequences=2, seed=5)
+    assert torch.equal(torch.get_rng_state(), state)
