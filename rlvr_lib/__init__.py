@@ -19,4 +19,12 @@ Modules, one idea each:
 Heavy dependencies (torch, transformers, trl) are imported inside the modules that need them.
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# Two third-party messages that say nothing about an experiment, kept out of the executed notebooks: tqdm.auto
+# warns in kernels without ipywidgets (papermill, the book's build), where its text bars are what we want; TRL
+# 1.16 reads transformers' deprecated `is_gradient_checkpointing` alias on every trainer start.
+warnings.filterwarnings("ignore", message="IProgress not found")
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)

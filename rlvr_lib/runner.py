@@ -82,6 +82,8 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXEC
         raise
     wall = time.perf_counter() - t0
     done = nbformat.read(tmp, as_version=4)
+    pmeta = done.metadata.get("papermill", {})
+    pmeta.update(input_path=f"notebooks/{name}.py", output_path=f"{out_dir.name}/{name}.ipynb")  # no local paths
     done.metadata["rlvr"] = {"cache_key": cache_key(name, parameters), "parameters": parameters, "wall_s": wall,
                              "omp_threads": env_threads}
     nbformat.write(done, tmp)

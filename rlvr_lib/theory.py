@@ -228,9 +228,13 @@ def simulate(cfg: SimConfig, rule: ClipRule):
 
 
 def mean_ci(x: np.ndarray, axis: int = -1, z: float = 1.96):
-    """Mean and half-width of a normal-approximation 95% interval along `axis` (NaNs ignored)."""
+    """Mean and half-width of a normal-approximation 95% interval along `axis` (NaNs ignored; NaN where a slice
+    has no finite value, half-width 0 where it has one)."""
     x = np.asarray(x, dtype=float)
-    n = np.sum(np.isfinite(x), axis=axis)
-    m = np.nanmean(x, axis=axis)
-    sd = np.nanstd(x, axis=axis, ddof=1) if np.max(n) > 1 else np.zeros_like(m)
-    return m, z * sd / np.sqrt(np.maximum(n, 1))
+    ok = np.isfinite(x)
+    n = ok.sum(axis=axis)
+    m = np.where(ok, x, 0.0).sum(axis=axis) / np.maximum(n, 1)
+    m = np.where(n > 0, m, np.nan)
+    dev = np.where(ok, x - np.expand_dims(m, axis), 0.0)
+    sd = np.sqrt((dev**2).sum(axis=axis) / np.maximum(n - 1, 1))
+    return m, np.where(n > 0, z * sd / np.sqrt(np.maximum(n, 1)), np.nan)

@@ -44,6 +44,11 @@ def test_notebook_smoke_run(smoke_site, name):
     assert nb["metadata"]["rlvr"]["parameters"]["profile"] == "smoke"
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    # nothing of the machine that executed it: no warnings quoting source paths, no absolute paths in metadata
+    stderr = "".join("".join(o["text"]) for c in nb["cells"] for o in c.get("outputs", [])
+                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    assert "Warning" not in stderr, stderr[:500]
+    assert str(ROOT) not in json.dumps(nb["metadata"])
     wall = json.loads((smoke_site / "walls.json").read_text())[name]
     assert wall < 60, f"{name} smoke run took {wall:.0f} s"
     if name != "lm_hyperparameters":
