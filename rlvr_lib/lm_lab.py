@@ -326,11 +326,12 @@ def e7_verdicts(table: pd.DataFrame) -> list[Verdict]:
 
 def windowed(df: pd.DataFrame, metrics: list[str], window: int = 8) -> pd.DataFrame:
     """Per run, the training metrics averaged over consecutive windows of `window` optimizer steps (labelled by
-    the window's last step), so that seed bands show trends rather than step-to-step sampling noise.
+    the last step the window holds), so that seed bands show trends rather than step-to-step sampling noise.
     ``clip/bias_ratio`` is recomputed per window as mean clip/n_raw / mean clip/c_plus (inf when no token was
     upper-clipped in the window) instead of averaging per-step ratios."""
     sub = df[df.metric.isin(set(metrics) | {"clip/n_raw", "clip/c_plus"}) & (df.step > 0)].copy()
-    sub["step"] = ((sub.step - 1) // window + 1) * window
+    win = (sub.step - 1) // window
+    sub["step"] = sub.step.groupby(win).transform("max")  # the last step the window holds (100, not 104)
     keys = [c for c in ("group", "arm", "run_id", "seed", "status") if c in sub]
     out = sub.groupby([*keys, "step", "metric"], as_index=False).value.mean()
     if "clip/bias_ratio" in metrics:

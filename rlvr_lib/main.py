@@ -103,7 +103,11 @@ def main(argv=None) -> int:
             if stage == "lm" and name != "lm_hyperparameters":
                 from .lm_lab import load_hparams
 
-                params.update(load_hparams("results"))
+                chosen = load_hparams("results")
+                if not chosen:
+                    raise SystemExit("results/hparams.json is missing: the lm stage runs lm_hyperparameters first; "
+                                     "run `python -m rlvr_lib.main --only lm`")
+                params.update(chosen)
             r = run_notebook(name, params, EXECUTED, force=args.force)
             status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
             print(f"notebook {name:28s} {status}", flush=True)

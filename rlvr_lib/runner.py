@@ -41,15 +41,24 @@ def cache_key(name: str, parameters: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _results_marker(name: str, parameters: dict) -> Path:
+    """Written into the notebook's results directory after a successful execution. The executed notebook is
+    committed but `results/` is not, so a fresh clone holds executed notebooks without the tables and verdicts
+    they wrote: without this marker it would skip them and build a book from missing results."""
+    return ROOT / parameters.get("results_dir", "results") / ".executed" / f"{name}.key"
+
+
 def is_cached(name: str, parameters: dict, out_dir: Path = EXECUTED) -> bool:
     out = Path(out_dir) / f"{name}.ipynb"
-    if not out.exists():
+    marker = _results_marker(name, parameters)
+    if not out.exists() or not marker.is_file():
         return False
     try:
         meta = json.loads(out.read_text())["metadata"].get("rlvr", {})
     except (OSError, ValueError, KeyError):
         return False
-    return meta.get("cache_key") == cache_key(name, parameters)
+    key = cache_key(name, parameters)
+    return meta.get("cache_key") == key and marker.read_text() == key
 
 
 def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False,
@@ -89,6 +98,9 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXEC
     nbformat.write(done, tmp)
     os.replace(tmp, out)
     (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)
+    marker = _results_marker(name, parameters)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(cache_key(name, parameters))
     return {"name": name, "cached": False, "wall_s": wall, "path": out}
 
 

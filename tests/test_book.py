@@ -61,6 +61,17 @@ def test_cached_notebook_is_not_rerun(smoke_site):
     assert run_notebook("theory_c1_advantages", params, out_dir=smoke_site / "book" / "executed")["cached"]
 
 
+def test_executed_notebook_without_its_results_is_run_again(smoke_site):
+    """As in a fresh clone: the executed notebook is there (committed), what it wrote to results/ is not."""
+    params = {"profile": "smoke", "results_dir": str(smoke_site / "results"), "runs_dir": str(smoke_site / "runs")}
+    verdict = smoke_site / "results" / "verdicts" / "theory_c1_advantages.json"
+    verdict.unlink()
+    (smoke_site / "results" / ".executed" / "theory_c1_advantages.key").unlink()
+    again = run_notebook("theory_c1_advantages", params, out_dir=smoke_site / "book" / "executed")
+    assert not again["cached"] and verdict.is_file()
+    assert run_notebook("theory_c1_advantages", params, out_dir=smoke_site / "book" / "executed")["cached"]
+
+
 @pytest.fixture(scope="module")
 def built_book(smoke_site):
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "--config", "_config.yml",

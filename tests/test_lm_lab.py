@@ -47,7 +47,7 @@ def test_interval_sign_and_verdicts():
 
 def test_windowed_recomputes_the_bias_ratio_from_window_means():
     rows = []
-    for step in range(1, 9):
+    for step in range(1, 11):
         rows += [{"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
                   "metric": "clip/n_raw", "value": 10.0},
                  {"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
@@ -56,7 +56,7 @@ def test_windowed_recomputes_the_bias_ratio_from_window_means():
                   "metric": "entropy", "value": float(step)}]
     w = lm.windowed(pd.DataFrame(rows), ["entropy", "clip/bias_ratio"], window=4)
     ent = w[w.metric == "entropy"].set_index("step").value
-    assert ent.to_dict() == {4: 2.5, 8: 6.5}
+    assert ent.to_dict() == {4: 2.5, 8: 6.5, 10: 9.5}  # the last window holds steps 9-10 and is labelled 10
     ratio = w[w.metric == "clip/bias_ratio"].set_index("step").value
     assert ratio[4] == pytest.approx(10.0 / 0.25) and math.isnan(ratio[8])
 
