@@ -50,41 +50,29 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, t
 
     texts, ents, toks = [], [], []
     eos = tokenizer.eos_token_id
-    # seeded on a forked generator state: evaluating never moves the training's random stream
+    kw = dict(do_sample=False) if temperature is None else dict(do_sample=True, temperature=temperature, top_k=0,
+                                                                 top_p=1.0)
     dev = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+    # seeded on a forked generator state: evaluating never moves the training's random stream
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)
-        _generate_into(model, tokenizer, prompts, max_new_tokens, temperature, num_return_sequences, batch_size,
-                       eos, with_entropy, dev, texts, ents, toks)
-    return texts, ents, toks
-
-
-def _generate_into(model, tokenizer, prompts, max_new_tokens, temperature, num_return_sequences, batch_size, eos,
-                   with_entropy, dev, texts, ents, toks):
-    import torch
-
-    for start in range(0, len(prompts), batch_size):
-        chunk = list(prompts[start : start + batch_size])
-        enc = tokenizer(chunk, return_tensors="pt", padding=True).to(dev)
-        kw = dict(do_sample=False) if temperature is None else dict(do_sample=True, temperature=temperature,
-                                                                     top_k=0, top_p=1.0)
-        with torch.no_grad():
+        for start in range(0, len(prompts), batch_size):
+            enc = tokenizer(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True).to(dev)
             out = model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
                                  return_dict_in_generate=True, output_logits=with_entropy,
                                  pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
-        new = out.sequences[:, enc["input_ids"].shape[1] :].cpu()  # (B*n, T)
-        if with_entropy:
-            logp = torch.log_softmax(torch.stack(out.logits, dim=1).float(), -1)  # (B*n, T, V)
-            h = (-(logp.exp() * logp).sum(-1)).cpu()  # (B*n, T)
-        else:
-            h = torch.zeros(new.shape[0], 0)
-        is_eos = (new == eos).int()
-        before_eos = (is_eos.cumsum(1) - is_eos) == 0  # tokens up to and including the first eos
-        for row in range(new.shape[0]):
-            keep = before_eos[row]
-            texts.append(tokenizer.decode(new[row][keep], skip_special_tokens=True))
-            ents.append(h[row][keep].numpy() if with_entropy else np.zeros(0))
-            toks.append(new[row][keep].numpy())
+            new = out.sequences[:, enc["input_ids"].shape[1] :].cpu()  # (B*n, T)
+            if with_entropy:
+                logp = torch.log_softmax(torch.stack(out.logits, dim=1).float(), -1)  # (B*n, T, V)
+                h = (-(logp.exp() * logp).sum(-1)).cpu()  # (B*n, T)
+            is_eos = (new == eos).int()
+            before_eos = (is_eos.cumsum(1) - is_eos) == 0  # tokens up to and including the first eos
+            for row in range(new.shape[0]):
+                keep = before_eos[row]
+                texts.append(tokenizer.decode(new[row][keep], skip_special_tokens=True))
+                ents.append(h[row][keep].numpy() if with_entropy else np.zeros(0))
+                toks.append(new[row][keep].numpy())
+    return texts, ents, toks
 
 
 def sequence_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str],

@@ -29,14 +29,13 @@ def build_bases(names=None) -> dict:
     from .models import load_policy
     from .pretrain import base_meta, ensure_base
     from .tasks import eval_items
-    from .trainer import _hf_bars, base_eval_cached
+    from .trainer import base_eval_cached
 
     out = {}
     for name in names or BASES:
         cfg = BASES[name]
         path = ensure_base(cfg)
-        with _hf_bars(False):
-            model, tok = load_policy(path)
+        model, tok = load_policy(path, progress=False)
         items = eval_items(cfg.task, cfg.contamination)[:200]
         settings = dict(fmt=cfg.task.format, n_samples=8, temperature=1.0, max_new_tokens=64, seed=0)
         r = base_eval_cached(lambda m: evaluate(m, tok, items, **settings), path, {"items": items, **settings})(model)
@@ -98,15 +97,17 @@ def main(argv=None) -> int:
         if stage not in stages:
             continue
         t = time.perf_counter()
+        chosen = None  # read once, after lm_hyperparameters (the first tiny-LM notebook) has written it
         for name in names:
             params = dict(common)
             if stage == "lm" and name != "lm_hyperparameters":
-                from .lm_lab import load_hparams
+                if chosen is None:
+                    from .lm_lab import load_hparams
 
-                chosen = load_hparams("results")
-                if not chosen:
-                    raise SystemExit("results/hparams.json is missing: the lm stage runs lm_hyperparameters first; "
-                                     "run `python -m rlvr_lib.main --only lm`")
+                    chosen = load_hparams("results")
+                    if not chosen:
+                        raise SystemExit("results/hparams.json is missing: the lm stage runs lm_hyperparameters "
+                                         "first; run `python -m rlvr_lib.main --only lm`")
                 params.update(chosen)
             r = run_notebook(name, params, EXECUTED, force=args.force)
             status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"

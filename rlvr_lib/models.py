@@ -103,20 +103,29 @@ def n_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def load_policy(name_or_path: str | Path, dtype: str = "float32", device: str | None = None):
+def load_policy(name_or_path: str | Path, dtype: str = "float32", device: str | None = None, progress: bool = True):
     """(model, tokenizer) from a local directory or a hub name - the same call for tiny bases and real models.
 
     Left padding is enforced (generation for a batch of prompts needs it). Remote code is never trusted.
+    `progress=False` silences transformers' weight-loading bar for this call (sweeps load a base per run).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     check_choice("dtype", dtype, ("float32", "bfloat16", "float16"))
     tok = AutoTokenizer.from_pretrained(str(name_or_path))
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=getattr(torch, dtype))
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    if not progress:
+        hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=getattr(torch, dtype))
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
     if device is not None:
         model.to(device)
     return model, tok

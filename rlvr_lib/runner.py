@@ -93,14 +93,15 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXEC
     done = nbformat.read(tmp, as_version=4)
     pmeta = done.metadata.get("papermill", {})
     pmeta.update(input_path=f"notebooks/{name}.py", output_path=f"{out_dir.name}/{name}.ipynb")  # no local paths
-    done.metadata["rlvr"] = {"cache_key": cache_key(name, parameters), "parameters": parameters, "wall_s": wall,
+    key = cache_key(name, parameters)
+    done.metadata["rlvr"] = {"cache_key": key, "parameters": parameters, "wall_s": wall,
                              "omp_threads": env_threads}
     nbformat.write(done, tmp)
     os.replace(tmp, out)
     (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)
     marker = _results_marker(name, parameters)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(cache_key(name, parameters))
+    marker.write_text(key)
     return {"name": name, "cached": False, "wall_s": wall, "path": out}
 
 

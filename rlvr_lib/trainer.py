@@ -24,7 +24,6 @@ Logged beyond TRL's metrics (names as in the book's glossary):
 
 from __future__ import annotations
 
-import contextlib
 import math
 import shutil
 import time
@@ -269,19 +268,6 @@ def build_trainer(cfg: ExperimentConfig, model, tokenizer, train_dataset, output
     return trainer
 
 
-@contextlib.contextmanager
-def _hf_bars(enabled: bool):
-    """transformers' own progress bars (weight loading) on or off for the block, then as they were."""
-    from transformers.utils import logging as hf_logging
-
-    was = hf_logging.is_progress_bar_enabled()
-    (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
-    try:
-        yield
-    finally:
-        (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
-
-
 def base_eval_cached(eval_fn, base_path: Path, key: dict):
     """`eval_fn` whose FIRST call - the evaluation of the untrained base at step 0 - is read from a file beside
     the base when one exists for the same evaluation (items, settings, seed, evaluation source, torch
@@ -336,8 +322,7 @@ def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = F
     if pcfg is None:
         raise ValueError(f"base {cfg.base!r} is not a tiny base of the task world (no pretrain.json); real models "
                          "are trained with the scale-out entry point (rlvr_lib.entry)")
-    with _hf_bars(progress):
-        model, tok = load_policy(base_path)
+    model, tok = load_policy(base_path, progress=progress)
     task = pcfg.task
     items = eval_items(task, pcfg.contamination)[: cfg.eval_items]
     ds = Dataset.from_list(train_rows(task))
