@@ -37,7 +37,7 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)

@@ -35,7 +35,7 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table
 
 arms = {f"lr={lr:g}": {"base": lm.base("default", profile), "reward": {"ground_truth": 1.0}, "learning_rate": lr}

@@ -42,7 +42,7 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
-from rlvr_lib import theory_lab as lab, plots
+from rlvr_lib.experiments import plots, theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c10", profile)

@@ -35,7 +35,7 @@ p: float = 0.5  # success probability of the random reward
 results_dir: str = "results"  # where verdicts and tables are written
 
 # %%
-from rlvr_lib import theory_lab as lab, plots
+from rlvr_lib.experiments import plots, theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 table = save_table(lab.c1_table(Gs, p), results_dir, "theory_c1")

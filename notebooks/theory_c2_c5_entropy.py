@@ -48,7 +48,7 @@ results_dir: str = "results"
 # %%
 import pandas as pd
 
-from rlvr_lib import theory_lab as lab, plots
+from rlvr_lib.experiments import plots, theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c2_c5", profile)

@@ -50,9 +50,9 @@ results_dir: str = "results"
 # %%
 import pandas as pd
 
-from rlvr_lib import theory_lab as lab, plots
+from rlvr_lib.experiments import plots, theory_lab as lab
 from rlvr_lib.clip import ClipRule
-from rlvr_lib.theory import SimConfig
+from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c3", profile)

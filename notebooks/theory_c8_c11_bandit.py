@@ -43,8 +43,8 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
-from rlvr_lib import theory_lab as lab, plots
-from rlvr_lib.theory import SimConfig
+from rlvr_lib.experiments import plots, theory_lab as lab
+from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c8_c11", profile)

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ._checks import ConfigError, check_choice, check_float, check_prob
+from rlvr_lib._checks import ConfigError, check_choice, check_float, check_prob
 
 RULES = ("none", "symmetric", "asymmetric", "upper_only", "lower_only", "two_sided", "clip_cov")
 INF = float("inf")

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ._checks import check_choice
+from rlvr_lib._checks import check_choice
 
 VERDICTS = ("supported", "not supported", "inconclusive")
 LEVELS = ("exact", "tabular", "tiny LM", "not testable here")

@@ -8,11 +8,11 @@ import sys
 import tempfile
 import time
 
-from rlvr_lib.bases import DEFAULT
-from rlvr_lib.evaluation import evaluate
-from rlvr_lib.models import load_policy
-from rlvr_lib.pretrain import pretrain
-from rlvr_lib.tasks import eval_items
+from rlvr_lib.testbed.bases import DEFAULT
+from rlvr_lib.testbed.evaluation import evaluate
+from rlvr_lib.testbed.models import load_policy
+from rlvr_lib.testbed.pretrain import pretrain
+from rlvr_lib.testbed.tasks import eval_items
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 for flush in (False, True):

@@ -12,13 +12,13 @@ import torch
 from datasets import Dataset
 from trl import GRPOTrainer
 
-from rlvr_lib.bases import base_config
-from rlvr_lib.config import ExperimentConfig
-from rlvr_lib.models import load_policy
-from rlvr_lib.pretrain import ensure_base
-from rlvr_lib.rewards import make_reward
-from rlvr_lib.tasks import train_rows
-from rlvr_lib.trainer import RLVRTrainer
+from rlvr_lib.testbed.bases import base_config
+from rlvr_lib.rl.config import ExperimentConfig
+from rlvr_lib.testbed.models import load_policy
+from rlvr_lib.testbed.pretrain import ensure_base
+from rlvr_lib.rl.rewards import make_reward
+from rlvr_lib.testbed.tasks import train_rows
+from rlvr_lib.rl.trainer import RLVRTrainer
 
 torch.set_flush_denormal(True)
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 40

@@ -21,9 +21,9 @@ def tiny_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_base_cfg():
-    from rlvr_lib.models import ModelConfig
-    from rlvr_lib.pretrain import PretrainConfig
-    from rlvr_lib.tasks import TaskConfig
+    from rlvr_lib.testbed.models import ModelConfig
+    from rlvr_lib.testbed.pretrain import PretrainConfig
+    from rlvr_lib.testbed.tasks import TaskConfig
 
     return PretrainConfig(
         task=TaskConfig(digits=2, n_train=64, n_eval=16),
@@ -34,6 +34,6 @@ def tiny_base_cfg():
 
 @pytest.fixture(scope="session")
 def tiny_base(tiny_cache, tiny_base_cfg):
-    from rlvr_lib.pretrain import ensure_base
+    from rlvr_lib.testbed.pretrain import ensure_base
 
     return ensure_base(tiny_base_cfg, progress=False)

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 
-from rlvr_lib.runner import ROOT, THEORY, TINY_LM, run_notebook
+from rlvr_lib.pipeline.runner import ROOT, THEORY, TINY_LM, run_notebook
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"

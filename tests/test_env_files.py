@@ -36,7 +36,7 @@ def test_book_config_and_toc_point_at_existing_files():
     assert cfg["execute"]["exclude_patterns"] == ["executed/*"]
     toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for p in toc["parts"] for c in p["chapters"]]
-    from rlvr_lib.runner import NOTEBOOKS
+    from rlvr_lib.pipeline.runner import NOTEBOOKS
 
     for f in files:
         if f.startswith("executed/"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlvr_lib import lm_lab as lm
+from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.stats import mean_ci
 
 

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from rlvr_lib import main
+from rlvr_lib.pipeline import main
 
 
 def test_book_is_rebuilt_in_full_exactly_when_results_change(tmp_path, monkeypatch):

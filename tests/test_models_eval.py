@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.evaluation import evaluate, generate, pass_at_k, sequence_logprobs
-from rlvr_lib.models import ModelConfig, build_model, build_tokenizer, load_policy
-from rlvr_lib.pretrain import PretrainConfig, base_meta, ensure_base, pretrain
-from rlvr_lib.tasks import eval_items
+from rlvr_lib.testbed.evaluation import evaluate, generate, pass_at_k, sequence_logprobs
+from rlvr_lib.testbed.models import ModelConfig, build_model, build_tokenizer, load_policy
+from rlvr_lib.testbed.pretrain import PretrainConfig, base_meta, ensure_base, pretrain
+from rlvr_lib.testbed.tasks import eval_items
 
 
 def test_tokenizer_is_character_level_with_bos_and_left_padding():
@@ -74,7 +74,7 @@ def test_cached_base_is_reused(tiny_base, tiny_base_cfg):
 
 
 def test_interrupted_pretraining_leaves_no_base(tiny_cache, tiny_base_cfg, monkeypatch):
-    import rlvr_lib.pretrain as pt
+    import rlvr_lib.testbed.pretrain as pt
 
     cfg = tiny_base_cfg.with_(seed=7, steps=5)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.rewards import MathVerifyReward, NegEntropyReward, make_reward
+from rlvr_lib.rl.rewards import MathVerifyReward, NegEntropyReward, make_reward
 
 ANS = ["185", "46", "7"]
 COMP = ["#7+8=15,4+3+1=8,1+0=1>185", "~>45", "garbage"]
@@ -51,8 +51,8 @@ def test_noisy_reward_misalignment_rates():
 
 
 def test_neg_entropy_reward_needs_a_policy_and_is_minus_entropy(tiny_base):
-    from rlvr_lib.evaluation import generate
-    from rlvr_lib.models import load_policy
+    from rlvr_lib.testbed.evaluation import generate
+    from rlvr_lib.testbed.models import load_policy
 
     r = NegEntropyReward()
     with pytest.raises(RuntimeError, match="not bound"):

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.data import apply_template, load_raw
-from rlvr_lib.recipes import RECIPE_DIR, load_recipe, trl_accelerate_config
-from rlvr_lib.records import read_metrics, read_status
+from rlvr_lib.scale.data import apply_template, load_raw
+from rlvr_lib.scale.recipes import RECIPE_DIR, load_recipe, trl_accelerate_config
+from rlvr_lib.rl.records import read_metrics, read_status
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def tiny_files(tmp_path_factory, tiny_base, tiny_base_cfg):
-    from rlvr_lib.tasks import eval_items, train_rows
+    from rlvr_lib.testbed.tasks import eval_items, train_rows
 
     d = tmp_path_factory.mktemp("data")
     rows = [{"problem": r["prompt"], "answer": r["answer"]} for r in train_rows(tiny_base_cfg.task)]

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.tasks import (Problem, TaskConfig, build_corpus, column_steps, completion_style, contaminated_ids,
+from rlvr_lib.testbed.tasks import (Problem, TaskConfig, build_corpus, column_steps, completion_style, contaminated_ids,
                             correct_completions, eval_items, extract_answer, is_correct, is_well_formed,
                             make_splits, render, style_answer)
 

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from rlvr_lib import clip, misalignment as mis, theory, theory_lab as lab
+from rlvr_lib import clip
+from rlvr_lib.theory import misalignment as mis
+from rlvr_lib.theory import simulator as theory
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.clip import ClipRule
-from rlvr_lib.theory import SimConfig
+from rlvr_lib.theory.simulator import SimConfig
 
 
 def test_simulator_uses_the_trainers_clip_functions():
-    import rlvr_lib.trainer as trainer
+    import rlvr_lib.rl.trainer as trainer
 
     assert theory.clip_objective is clip.clip_objective is trainer.clip_objective
     assert theory.clipping_bias is clip.clipping_bias is trainer.clipping_bias

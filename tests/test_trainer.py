@@ -16,10 +16,10 @@ from datasets import Dataset
 from trl import GRPOTrainer
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.config import ExperimentConfig
-from rlvr_lib.models import load_policy
-from rlvr_lib.records import is_finished, load_runs, read_metrics, read_status
-from rlvr_lib.trainer import RecordCallback, build_trainer, run_dir_of, run_experiment
+from rlvr_lib.rl.config import ExperimentConfig
+from rlvr_lib.testbed.models import load_policy
+from rlvr_lib.rl.records import is_finished, load_runs, read_metrics, read_status
+from rlvr_lib.rl.driver import RecordCallback, build_trainer, run_dir_of, run_experiment
 
 # The methods of TRL's GRPOTrainer that RLVRTrainer mirrors or relies on, as pinned (trl 1.16.0).
 # If this fails, TRL's loss changed: re-read GRPOTrainer._compute_loss, update RLVRTrainer, re-run the parity
@@ -204,7 +204,7 @@ def test_divergence_ends_cleanly_with_metrics_kept(tiny_base, tmp_path, monkeypa
 
 def test_killed_run_is_not_complete_and_resumes(tiny_base, tmp_path):
     cfg = smoke_cfg(tiny_base, tmp_path, max_steps=40, eval_every=1000)
-    code = ("import sys, json; from rlvr_lib.config import ExperimentConfig; from rlvr_lib.trainer import run_experiment;"
+    code = ("import sys, json; from rlvr_lib.rl.config import ExperimentConfig; from rlvr_lib.rl.driver import run_experiment;"
             "run_experiment(ExperimentConfig(**json.loads(sys.argv[1])), progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], env=os.environ.copy(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -249,7 +249,7 @@ def test_step0_evaluation_is_shared_and_never_moves_training(tiny_base, tmp_path
 
 
 def test_generate_leaves_the_global_random_state_alone(tiny_base):
-    from rlvr_lib.evaluation import generate
+    from rlvr_lib.testbed.evaluation import generate
 
     model, tok = load_policy(tiny_base)
     torch.manual_seed(123)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ._checks import check_choice, check_int
+from rlvr_lib._checks import check_choice, check_int
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
 ALPHABET = "0123456789+-*=,>#~ "
@@ -64,7 +64,7 @@ class ModelConfig:
         check_int("num_heads", self.num_heads, 1)
         check_int("max_positions", self.max_positions, 16)
         if self.hidden_size % self.num_heads:
-            from ._checks import ConfigError
+            from rlvr_lib._checks import ConfigError
 
             raise ConfigError(f"hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
 

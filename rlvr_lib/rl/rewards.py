@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import ConfigError, check_choice, check_float, check_int, check_prob
-from .tasks import is_correct, is_well_formed
+from rlvr_lib._checks import ConfigError, check_choice, check_float, check_int, check_prob
+from rlvr_lib.testbed.tasks import is_correct, is_well_formed
 
 REWARDS = ("ground_truth", "random", "format", "incorrect", "noisy", "constant", "neg_entropy", "math_verify")
 

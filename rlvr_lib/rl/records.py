@@ -2,7 +2,7 @@
 
 Layout of ``<output_root>/<experiment>/<run_id>/``:
 
-* ``config.json``    the resolved :class:`~rlvr_lib.config.ExperimentConfig` (plus the base's pretraining
+* ``config.json``    the resolved :class:`~rlvr_lib.rl.config.ExperimentConfig` (plus the base's pretraining
                      configuration when the base is a named tiny base);
 * ``metrics.jsonl``  one JSON object per logged optimizer step (``step`` plus metric -> value), training
                      metrics and, every ``eval_every`` steps, held-out ``eval/`` metrics;
@@ -67,7 +67,7 @@ def versions() -> dict[str, str]:
 
 def git_revision() -> str:
     try:
-        root = Path(__file__).resolve().parents[1]
+        root = Path(__file__).resolve().parents[2]
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=5)

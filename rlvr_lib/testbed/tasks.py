@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
-from ._checks import ConfigError, check_choice, check_int, check_prob
+from rlvr_lib._checks import ConfigError, check_choice, check_int, check_prob
 
 TASKS = ("add",)
 FORMATS = ("worked", "bare")

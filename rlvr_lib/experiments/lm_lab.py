@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._checks import check_choice
-from .bases import BASES
-from .config import ExperimentConfig
-from .models import ModelConfig
-from .pretrain import PretrainConfig, ensure_base
-from .records import load_runs
-from .stats import mean_ci
-from .tasks import TaskConfig
-from .verdicts import Verdict, decide
+from rlvr_lib._checks import check_choice
+from rlvr_lib.testbed.bases import BASES
+from rlvr_lib.rl.config import ExperimentConfig
+from rlvr_lib.testbed.models import ModelConfig
+from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
+from rlvr_lib.rl.records import load_runs
+from rlvr_lib.stats import mean_ci
+from rlvr_lib.testbed.tasks import TaskConfig
+from rlvr_lib.verdicts import Verdict, decide
 
 EXPERIMENT = "tinylm"
 REPORTED_SEEDS = [0, 1, 2]
@@ -73,8 +73,8 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
     A diverged run is kept and marked; a failing run raises."""
     from tqdm import tqdm
 
-    from .records import is_finished
-    from .trainer import run_dir_of, run_experiment
+    from rlvr_lib.rl.records import is_finished
+    from rlvr_lib.rl.driver import run_dir_of, run_experiment
 
     cfgs = []
     for key, over in arms.items():

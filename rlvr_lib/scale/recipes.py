@@ -1,6 +1,6 @@
 """Recipes for real models: a YAML file that names the model, data, template, engine and an experiment.
 
-A recipe's ``experiment`` block is validated by the same :class:`~rlvr_lib.config.ExperimentConfig` the
+A recipe's ``experiment`` block is validated by the same :class:`~rlvr_lib.rl.config.ExperimentConfig` the
 notebooks use; the rest says how to scale it out. Everything is checked before any model is loaded:
 unknown keys, impossible batch arithmetic (completions per optimizer step not divisible by
 processes x gradient-accumulation steps), a missing dataset column, an unknown template or accelerate
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from ._checks import ConfigError, check_choice, check_int
-from .config import ExperimentConfig
-from .data import TEMPLATES, check_columns_of_file, check_source
+from rlvr_lib._checks import ConfigError, check_choice, check_int
+from rlvr_lib.rl.config import ExperimentConfig
+from rlvr_lib.scale.data import TEMPLATES, check_columns_of_file, check_source
 
 ACCELERATE_CONFIGS = ("single_gpu", "multi_gpu", "zero1", "zero2", "zero3", "fsdp1", "fsdp2")
-RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes"
 
 
 @dataclass

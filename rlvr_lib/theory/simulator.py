@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_float, check_int, check_prob
-from .clip import ClipRule, clip_objective, clipping_bias
+from rlvr_lib._checks import check_choice, check_float, check_int, check_prob
+from rlvr_lib.clip import ClipRule, clip_objective, clipping_bias
 
 DTYPE = torch.float64
 

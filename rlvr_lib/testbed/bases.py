@@ -12,8 +12,8 @@ steps-N            base strength: N pretraining steps instead of 300 (N in 150, 
 
 from __future__ import annotations
 
-from ._checks import check_choice
-from .pretrain import PretrainConfig
+from rlvr_lib._checks import check_choice
+from rlvr_lib.testbed.pretrain import PretrainConfig
 
 DEFAULT = PretrainConfig()
 

@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._checks import check_float, check_int
-from .tasks import completion_style, correct_completions, is_correct
+from rlvr_lib._checks import check_float, check_int
+from rlvr_lib.testbed.tasks import completion_style, correct_completions, is_correct
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -22,9 +22,9 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from ._checks import ConfigError, check_float, check_int, check_prob
-from .models import ModelConfig, build_model, build_tokenizer
-from .tasks import TaskConfig, build_corpus
+from rlvr_lib._checks import ConfigError, check_float, check_int, check_prob
+from rlvr_lib.testbed.models import ModelConfig, build_model, build_tokenizer
+from rlvr_lib.testbed.tasks import TaskConfig, build_corpus
 
 PRETRAIN_CODE_VERSION = 1  # bump when the pretraining procedure changes, to invalidate cached bases
 
@@ -32,7 +32,7 @@ PRETRAIN_CODE_VERSION = 1  # bump when the pretraining procedure changes, to inv
 def cache_dir() -> Path:
     """Root of the on-disk cache: $RLVR_CACHE_DIR, else `.cache/` at the repository root."""
     env = os.environ.get("RLVR_CACHE_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / ".cache"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .verdicts import load_verdicts
+from rlvr_lib.verdicts import load_verdicts
 
 CLAIMS = {
     "C1": "Random-reward advantages are symmetric, bounded by sqrt(G) - 1/sqrt(G), with vanishing odd moments",
@@ -95,7 +95,7 @@ def to_html(df: pd.DataFrame, link_col: str = "evidence") -> str:
 
 def bases_table(results_dir: str | Path = "../results") -> pd.DataFrame:
     """The named bases' dials and, where the main job measured them, their held-out accuracies."""
-    from .bases import BASES
+    from rlvr_lib.testbed.bases import BASES
 
     measured = {}
     p = Path(results_dir) / "bases.json"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_int, check_prob
+from rlvr_lib._checks import check_int, check_prob
 
 
 def binom_pmf(k, n: int, q: float) -> np.ndarray:
@@ -85,7 +85,7 @@ def simulate_delta(n_c: int, G: int, n: int = 200_000, seed: int = 0):
 def correct_advantage_mean(p_correct: float, G: int, n: int = 200_000, seed: int = 0):
     """Monte Carlo of E[A_i | response i correct] under a random reward with std-normalised advantages, where
     each response is correct with probability p_correct. Returns (mean, standard error)."""
-    from .theory import group_advantages
+    from rlvr_lib.theory.simulator import group_advantages
     import torch
 
     rng = np.random.default_rng(seed)

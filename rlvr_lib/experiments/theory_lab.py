@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import misalignment as mis
-from .clip import ClipRule
-from .theory import (SimConfig, enumerate_advantages, entropy, entropy_change_coefficient, grpo_iteration,
+from rlvr_lib.theory import misalignment as mis
+from rlvr_lib.clip import ClipRule
+from rlvr_lib.theory.simulator import (SimConfig, enumerate_advantages, entropy, entropy_change_coefficient, grpo_iteration,
                      initial_logits, max_abs_advantage, mc_entropy_change, mean_ci, simulate, skewed_policy)
-from .verdicts import Verdict, decide
+from rlvr_lib.verdicts import Verdict, decide
 
 # Sizes per notebook and profile: "full" for the book (each notebook <= 60 s on 2 cores), "smoke" for tests.
 PROFILES = {
@@ -32,7 +32,7 @@ PROFILES = {
 
 def profile(notebook: str, name: str) -> dict:
     """Sizes for `notebook` under profile `name` ('full' or 'smoke')."""
-    from ._checks import check_choice
+    from rlvr_lib._checks import check_choice
 
     check_choice("profile", name, ("full", "smoke"))
     return PROFILES[notebook][name]

@@ -32,9 +32,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._checks import ConfigError, check_choice, check_float, check_int, check_prob
-from .clip import RULES, ClipRule
-from .rewards import REWARDS
+from rlvr_lib._checks import ConfigError, check_choice, check_float, check_int, check_prob
+from rlvr_lib.clip import RULES, ClipRule
+from rlvr_lib.rl.rewards import REWARDS
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 
@@ -51,7 +51,7 @@ class ExperimentConfig:
     name: str = _f("run", "arm label shown in tables and legends")
     seed: int = _f(0, "seed of the policy's sampling, the random rewards, data order and evaluation")
     # base and task
-    base: str = _f("default", "a named tiny base (rlvr_lib.bases.BASES) or a local path / hub name of a model")
+    base: str = _f("default", "a named tiny base (rlvr_lib.testbed.bases.BASES) or a local path / hub name of a model")
     # reward
     reward: dict = _f({"ground_truth": 1.0}, "reward name -> weight; several names form a weighted mixture "
                       "(TRL's reward_weights). Names: " + ", ".join(REWARDS))

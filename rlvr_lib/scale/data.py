@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._checks import ConfigError, check_choice
+from rlvr_lib._checks import ConfigError, check_choice
 
 DATASETS = {
     "deepscaler": {"hub": "agentica-org/DeepScaleR-Preview-Dataset", "split": "train"},

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "executed"
 
@@ -30,8 +30,9 @@ def library_hash() -> str:
     """Hash of the library's source: a notebook is re-executed when the code it calls changes. (Training runs
     are cached by configuration only, so re-executing a tiny-LM notebook after a plotting change is cheap.)"""
     h = hashlib.sha256()
-    for p in sorted((ROOT / "rlvr_lib").glob("*.py")):
-        h.update(p.name.encode() + p.read_bytes())
+    pkg = ROOT / "rlvr_lib"
+    for p in sorted(pkg.rglob("*.py")):  # every subpackage, not only the top level
+        h.update(str(p.relative_to(pkg)).encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 
 

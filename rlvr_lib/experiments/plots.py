@@ -27,7 +27,7 @@ apply_style()
 
 def seed_band(df: pd.DataFrame, by: list[str], value: str = "value") -> pd.DataFrame:
     """Mean, 95% half-width (normal approximation; t for n < 30) and n over seeds, per group `by`."""
-    from .stats import mean_ci
+    from rlvr_lib.stats import mean_ci
 
     rows = []
     for key, g in df.groupby(by, sort=True, dropna=False):

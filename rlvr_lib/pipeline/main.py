@@ -1,0 +1,125 @@
+"""The main job: build the tiny bases, run every notebook (theory lab, then tiny-LM experiments) and build the book.
+
+    python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|lm|book] [--force]
+
+Everything is cached: bases by pretraining configuration, training runs by experiment configuration,
+executed notebooks by (source, parameters). A second run with nothing changed only rebuilds the book.
+The learning rate chosen by ``lm_hyperparameters`` (tuning seeds only) is passed to every other tiny-LM
+notebook as its ``learning_rate`` parameter. Wall times are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rlvr_lib.pipeline.runner import EXECUTED, ROOT, THEORY, TINY_LM, run_notebook
+
+STAGES = ("bases", "theory", "lm", "book")
+
+
+def build_bases(names=None) -> dict:
+    from rlvr_lib.testbed.bases import BASES
+    from rlvr_lib.testbed.evaluation import evaluate
+    from rlvr_lib.testbed.models import load_policy
+    from rlvr_lib.testbed.pretrain import base_meta, ensure_base
+    from rlvr_lib.testbed.tasks import eval_items
+    from rlvr_lib.rl.driver import base_eval_cached
+
+    out = {}
+    for name in names or BASES:
+        cfg = BASES[name]
+        path = ensure_base(cfg)
+        model, tok = load_policy(path, progress=False)
+        items = eval_items(cfg.task, cfg.contamination)[:200]
+        settings = dict(fmt=cfg.task.format, n_samples=8, temperature=1.0, max_new_tokens=64, seed=0)
+        r = base_eval_cached(lambda m: evaluate(m, tok, items, **settings), path, {"items": items, **settings})(model)
+        r.pop("from_cache")
+        meta = base_meta(path)
+        out[name] = {**r, "tokens_per_s": meta["tokens_per_s"], "pretrain_wall_s": meta["wall_s"], "key": cfg.key}
+        print(f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  exact {r['exact_acc']:.3f}"
+              f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
+              f"{meta['tokens_per_s']:.0f} tokens/s")
+    Path("results").mkdir(exist_ok=True)
+    Path("results/bases.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def results_hash(results_dir: Path) -> str:
+    """Hash of every file under `results_dir` (names and contents)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(results_dir).rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(results_dir)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def build_book(strict: bool = True, root: Path = ROOT) -> float:
+    """Build the HTML book with warnings as errors. Sphinx rebuilds only pages whose sources changed, but the
+    scorecard, the claim chapters and the testbed page compute their tables from `results/`; when that
+    directory changed since the last build, every page is rebuilt (``--all``) so that none shows old numbers."""
+    t0 = time.perf_counter()
+    stamp = root / "book" / "_build" / ".results-hash"
+    current = results_hash(root / "results")
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "--config", "_config.yml", "--path-output", "book"]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    if not stamp.is_file() or stamp.read_text() != current:
+        cmd += ["--all"]
+    subprocess.run(cmd, cwd=root, check=True)
+    stamp.write_text(current)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", choices=("full", "smoke"), default="full")
+    ap.add_argument("--only", choices=STAGES, action="append", help="run only these stages (repeatable)")
+    ap.add_argument("--force", action="store_true", help="re-execute notebooks even when cached")
+    args = ap.parse_args(argv)
+    stages = args.only or list(STAGES)
+    os.chdir(ROOT)
+    t0 = time.perf_counter()
+    times = {}
+    common = {"profile": args.profile}
+    if "bases" in stages and args.profile == "full":  # smoke notebooks build their own toy-sized bases
+        t = time.perf_counter()
+        build_bases()
+        times["bases"] = time.perf_counter() - t
+    for stage, names in (("theory", THEORY), ("lm", TINY_LM)):
+        if stage not in stages:
+            continue
+        t = time.perf_counter()
+        chosen = None  # read once, after lm_hyperparameters (the first tiny-LM notebook) has written it
+        for name in names:
+            params = dict(common)
+            if stage == "lm" and name != "lm_hyperparameters":
+                if chosen is None:
+                    from rlvr_lib.experiments.lm_lab import load_hparams
+
+                    chosen = load_hparams("results")
+                    if not chosen:
+                        raise SystemExit("results/hparams.json is missing: the lm stage runs lm_hyperparameters "
+                                         "first; run `python -m rlvr_lib.main --only lm`")
+                params.update(chosen)
+            r = run_notebook(name, params, EXECUTED, force=args.force)
+            status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
+            print(f"notebook {name:28s} {status}", flush=True)
+        times[stage] = time.perf_counter() - t
+    if "book" in stages:
+        times["book"] = build_book()
+        print(f"book: {ROOT / 'book' / '_build' / 'html' / 'index.html'}")
+    total = time.perf_counter() - t0
+    print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()) + f"; total {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

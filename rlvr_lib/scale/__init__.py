@@ -1,0 +1,1 @@
+"""Real models: real math data and prompt templates, recipes, and the training entry point (TRL scale-out)."""

@@ -1,0 +1,1 @@
+"""The synthetic testbed: task world, tiny models, their pretraining, the named bases and held-out evaluation."""
