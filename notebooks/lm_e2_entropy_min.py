@@ -38,13 +38,8 @@ results_dir: str = "results"
 from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
-arms = {}
-for name in ("default", "shortcut"):
-    b = lm.base(name, profile)
-    arms[(name, "ground truth")] = {"base": b, "reward": {"ground_truth": 1.0}}
-    arms[(name, "random, clip")] = {"base": b, "reward": {"random": 1.0}}
-    arms[(name, "entropy coef")] = {"base": b, "reward": {"constant": 1.0}, "entropy_coef": entropy_coef}
-    arms[(name, "entropy reward")] = {"base": b, "reward": {"neg_entropy": 1.0}}
+arm_list = [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.ENTROPY_COEF.with_(entropy_coef=entropy_coef), lm.ENTROPY_REWARD]
+arms = {k: v for name in ("default", "shortcut") for k, v in lm.arms(lm.base(name, profile), arm_list, name).items()}
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
 metrics = ["eval/sampled_acc", "eval/greedy_acc", "eval/entropy", "eval/share_reliable"]
 table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_dir, "lm_e2")

@@ -36,11 +36,8 @@ results_dir: str = "results"
 from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
-arms = {}
-for name in ("default", "shortcut"):
-    b = lm.base(name, profile)
-    arms[(name, "random, clip")] = {"base": b, "reward": {"random": 1.0}}
-    arms[(name, "random, no clip")] = {"base": b, "reward": {"random": 1.0}, "clip_rule": "none"}
+arm_list = [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP]
+arms = {k: v for name in ("default", "shortcut") for k, v in lm.arms(lm.base(name, profile), arm_list, name).items()}
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
 metrics = ["eval/share_reliable", "eval/share_shortcut", "eval/sampled_acc", "eval/greedy_acc"]
 table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_dir, "lm_e3")

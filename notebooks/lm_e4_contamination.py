@@ -37,11 +37,7 @@ from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("contaminated", profile)
-arms = {
-    "ground truth": {"base": b, "reward": {"ground_truth": 1.0}},
-    "random, clip": {"base": b, "reward": {"random": 1.0}},
-    "random, no clip": {"base": b, "reward": {"random": 1.0}, "clip_rule": "none"},
-}
+arms = lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP])
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
 metrics = ["eval/clean/sampled_acc", "eval/contaminated/sampled_acc", "eval/clean/greedy_acc",
            "eval/contaminated/greedy_acc", "eval/clean/entropy", "eval/contaminated/entropy"]

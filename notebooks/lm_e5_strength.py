@@ -36,11 +36,7 @@ results_dir: str = "results"
 from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
-arms = {}
-for name in bases:
-    b = lm.base(name, profile)
-    arms[(name, "ground truth")] = {"base": b, "reward": {"ground_truth": 1.0}}
-    arms[(name, "random, clip")] = {"base": b, "reward": {"random": 1.0}}
+arms = {k: v for name in bases for k, v in lm.arms(lm.base(name, profile), [lm.GROUND_TRUTH, lm.RANDOM_CLIP], name).items()}
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
 per_run = save_table(lm.per_run_change(df, "eval/sampled_acc"), results_dir, "lm_e5")
 table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc"], by=("group", "arm"))

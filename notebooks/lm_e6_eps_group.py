@@ -42,9 +42,9 @@ shared = lm.common(profile, runs_dir, learning_rate)
 n = shared["prompts_per_step"] * shared["num_generations"]  # completions per step, kept fixed
 arms = {
     "eps=0.1": {**rand, "epsilon": 0.1},
-    "eps=0.2": rand,
+    **lm.arms(b, [lm.EPS_02]),
     "eps=0.3": {**rand, "epsilon": 0.3},
-    "eps_high=0.28": {**rand, "clip_rule": "asymmetric", "epsilon_high": 0.28},
+    **lm.arms(b, [lm.CLIP_HIGHER]),
     "G=4": {**rand, "num_generations": 4, "prompts_per_step": n // 4},
     "G=16": {**rand, "num_generations": 16, "prompts_per_step": max(1, n // 16)},
 }

@@ -41,8 +41,7 @@ from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)
 arms = {
-    "ground truth": {"base": b, "reward": {"ground_truth": 1.0}},
-    "random": {"base": b, "reward": {"random": 1.0}},
+    **lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM]),
     "format": {"base": b, "reward": {"format": 1.0}},
     "incorrect": {"base": b, "reward": {"incorrect": 1.0}},
     **{f"noisy {f:g}": {"base": b, "reward": {"noisy": 1.0}, "false_positive_rate": f, "false_negative_rate": f}

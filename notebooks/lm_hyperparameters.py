@@ -38,8 +38,8 @@ results_dir: str = "results"
 from rlvr_lib.experiments import lm_lab as lm, plots
 from rlvr_lib.verdicts import save_table
 
-arms = {f"lr={lr:g}": {"base": lm.base("default", profile), "reward": {"ground_truth": 1.0}, "learning_rate": lr}
-        for lr in learning_rates}
+b = lm.base("default", profile)
+arms = {f"lr={lr:g}": {**lm.GROUND_TRUTH.config(b), "learning_rate": lr} for lr in learning_rates}
 df = lm.sweep(arms, lm.seeds_for(profile, tuning_seeds), lm.common(profile, runs_dir, learning_rates[0]))
 table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc", "eval/entropy"], by=("arm", "learning_rate"))
 table = save_table(table, results_dir, "lm_hparams")

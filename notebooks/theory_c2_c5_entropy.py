@@ -59,7 +59,7 @@ grpo = save_table(lab.grpo_entropy_step_table(grpo_etas, seeds=P["grpo_seeds"], 
 step
 
 # %% mystnb={"figure": {"caption": "|E[dH]| against the step size on log-log axes for three policies: Monte Carlo (lines with 95% bands) and the reconstructed closed form eta^2 c(pi) (dashed). A slope of 2 means the change is second order.", "name": "fig-c2-slope"}}
-long = step.assign(abs_mc=step.mc_mean.abs(), abs_cf=step.closed_form.abs(), ci=1.96 * step.mc_se)
+long = step.assign(abs_mc=step.mc_mean.abs(), abs_cf=step.closed_form.abs(), ci=step.mc_ci)
 fig = plots.lines(long, "eta", "abs_mc", hue="policy", ci="ci", logx=True, logy=True, xlabel="step size $\\eta$",
                   ylabel="$|\\mathbb{E}[\\Delta H]|$ (nats)", title="Entropy change is second order")
 fig = plots.lines(long.assign(policy=long.policy + " (closed form)"), "eta", "abs_cf", hue="policy", ci=None,
@@ -67,7 +67,7 @@ fig = plots.lines(long.assign(policy=long.policy + " (closed form)"), "eta", "ab
                   logx=True, logy=True)
 
 # %% mystnb={"figure": {"caption": "Sign of the expected one-step entropy change against the probability q of the dominant action among 100 actions (eta = 0.05): reconstructed closed form (line) and Monte Carlo (band). Below the crossing a random update lowers entropy, above it raises it.", "name": "fig-c5-skew"}}
-skew_long = skew.assign(ci=1.96 * skew.mc_se, kind="Monte Carlo").rename(columns={"mc_mean": "value"})
+skew_long = skew.assign(ci=skew.mc_ci, kind="Monte Carlo").rename(columns={"mc_mean": "value"})
 cf_long = skew.assign(ci=float("nan"), kind="closed form").rename(columns={"closed_form": "value"})
 fig = plots.lines(pd.concat([skew_long[["q", "value", "ci", "kind"]], cf_long[["q", "value", "ci", "kind"]]]), "q",
                   "value", hue="kind", xlabel="probability of the dominant action $q$",

@@ -43,14 +43,12 @@ results_dir: str = "results"
 
 # %%
 from rlvr_lib.experiments import plots, theory_lab as lab
-from rlvr_lib.clip import ClipRule
 from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c6_c7", profile)
 base = SimConfig(K=K, L=1, G=G, eta=eta, mu=mu, iterations=P["iterations"], seeds=P["seeds"], seed=seed)
-rules = {"none": ClipRule("none"), "symmetric": ClipRule("symmetric", eps),
-         "upper_only": ClipRule("upper_only", eps), "lower_only": ClipRule("lower_only", eps)}
+rules = lab.c6_rules(eps)
 inits = {"flat": dict(init="flat"), f"skewed q={skew_q}": dict(init="skewed", q=skew_q)}
 table = save_table(lab.dynamics_table(base, rules, inits), results_dir, "theory_c6_c7")
 

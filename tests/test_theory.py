@@ -63,7 +63,7 @@ def test_c5_closed_form_against_monte_carlo(pi):
 
 def test_entropy_of_softmax():
     z = torch.log(torch.tensor([[0.5, 0.25, 0.25]], dtype=torch.float64))
-    assert theory.entropy(z).item() == pytest.approx(-(0.5 * math.log(0.5) + 0.5 * math.log(0.25)))
+    assert theory.softmax_entropy(z).item() == pytest.approx(-(0.5 * math.log(0.5) + 0.5 * math.log(0.25)))
 
 
 def test_simulation_is_deterministic_for_a_seed():

@@ -13,7 +13,7 @@ Reported seeds (0, 1, 2) are disjoint from the hyperparameter-tuning seeds (1000
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from rlvr_lib.rl.config import ExperimentConfig
 from rlvr_lib.testbed.models import ModelConfig
 from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
 from rlvr_lib.rl.records import load_runs
-from rlvr_lib.stats import mean_ci
+from rlvr_lib.stats import interval_sign, mean_ci, seed_band
 from rlvr_lib.testbed.tasks import TaskConfig
 from rlvr_lib.verdicts import Verdict, decide
 
@@ -43,6 +43,39 @@ SMOKE = dict(max_steps=2, prompts_per_step=2, num_generations=4, steps_per_gener
 SMOKE_BASE = PretrainConfig(task=TaskConfig(digits=2, n_train=64, n_eval=16),
                             model=ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2),
                             n_corpus=500, steps=10, batch_size=32, warmup=2)
+
+
+@dataclass(frozen=True, eq=False)
+class Arm:
+    """An experiment arm: the label shown in tables and legends, and the configuration fields it sets (the base
+    aside). Notebooks build their sweeps from these records and verdicts find arms through them, so no verdict
+    depends on a label typed elsewhere, and every setting (the clip rule included) is explicit."""
+
+    label: str
+    fields: dict
+
+    def config(self, base: str) -> dict:
+        return {"base": base, **self.fields}
+
+    def with_(self, **changes) -> "Arm":
+        """The same arm (same label) with some fields changed, e.g. a notebook parameter."""
+        return Arm(self.label, {**self.fields, **changes})
+
+
+GROUND_TRUTH = Arm("ground truth", {"reward": {"ground_truth": 1.0}, "clip_rule": "symmetric"})
+RANDOM_CLIP = Arm("random, clip", {"reward": {"random": 1.0}, "clip_rule": "symmetric"})
+RANDOM_NO_CLIP = Arm("random, no clip", {"reward": {"random": 1.0}, "clip_rule": "none"})
+ENTROPY_COEF = Arm("entropy coef", {"reward": {"constant": 1.0}, "clip_rule": "symmetric"})  # + entropy_coef < 0
+ENTROPY_REWARD = Arm("entropy reward", {"reward": {"neg_entropy": 1.0}, "clip_rule": "symmetric"})
+EPS_02 = Arm("eps=0.2", {"reward": {"random": 1.0}, "clip_rule": "symmetric", "epsilon": 0.2})
+CLIP_HIGHER = Arm("eps_high=0.28", {"reward": {"random": 1.0}, "clip_rule": "asymmetric", "epsilon": 0.2,
+                                    "epsilon_high": 0.28})
+RANDOM = Arm("random", {"reward": {"random": 1.0}, "clip_rule": "symmetric"})  # E7's name for RANDOM_CLIP
+
+
+def arms(base_path: str, arm_list: list[Arm], group: str | None = None) -> dict:
+    """{label: config} (or {(group, label): config}) for :func:`sweep`, every arm on `base_path`."""
+    return {(a.label if group is None else (group, a.label)): a.config(base_path) for a in arm_list}
 
 
 def base(name: str, profile: str) -> str:
@@ -100,13 +133,8 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
 
 
 def curves(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("arm",)) -> pd.DataFrame:
-    """Mean and 95% interval over seeds of each metric at each step, per `by`."""
-    rows = []
-    sub = df[df.metric.isin(metrics)]
-    for key, g in sub.groupby([*by, "metric", "step"]):
-        m, h, n = mean_ci(g.value.to_numpy(float))
-        rows.append({**dict(zip([*by, "metric", "step"], key)), "mean": m, "ci": h, "n": n})
-    return pd.DataFrame(rows)
+    """The seed band (:func:`rlvr_lib.stats.seed_band`) of each metric at each step, per `by`."""
+    return seed_band(df[df.metric.isin(metrics)], [*by, "metric", "step"])
 
 
 def per_run_change(df: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -149,13 +177,6 @@ def paired_difference(df: pd.DataFrame, metric: str, arm_a: str, arm_b: str, wha
         a, b = ch.loc[arm_a], ch.loc[arm_b]
     common_seeds = a.index.intersection(b.index)
     return mean_ci((a.loc[common_seeds] - b.loc[common_seeds]).to_numpy(float))
-
-
-def interval_sign(m: float, h: float) -> int:
-    """+1 if the 95% interval is above 0, -1 if below, 0 if it covers 0 (or is undefined)."""
-    if not np.isfinite(h):
-        return 0
-    return 1 if m - h > 0 else -1 if m + h < 0 else 0
 
 
 def fmt(m: float, h: float) -> str:
@@ -213,10 +234,10 @@ def _row(table, arm, metric):
 
 
 def e1_verdicts(df: pd.DataFrame, table: pd.DataFrame) -> list[Verdict]:
-    c4 = _row(table, "random, no clip", "eval/sampled_acc")
-    dH = paired_difference(df, "eval/entropy", "random, clip", "random, no clip", "change")
-    dR = paired_difference(df, "ratio/max", "random, no clip", "random, clip", "peak")
-    dA = paired_difference(df, "eval/sampled_acc", "random, clip", "random, no clip", "change")
+    c4 = _row(table, RANDOM_NO_CLIP.label, "eval/sampled_acc")
+    dH = paired_difference(df, "eval/entropy", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
+    dR = paired_difference(df, "ratio/max", RANDOM_NO_CLIP.label, RANDOM_CLIP.label, "peak")
+    dA = paired_difference(df, "eval/sampled_acc", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
     s_ratio, s_acc = interval_sign(dR[0], dR[1]), interval_sign(dA[0], dA[1])
     return [
         verdict_from_sign("C4", c4.change, c4.ci, "random reward without clipping: change in held-out sampled "
@@ -230,7 +251,7 @@ def e1_verdicts(df: pd.DataFrame, table: pd.DataFrame) -> list[Verdict]:
 
 
 def e2_verdicts(table: pd.DataFrame) -> list[Verdict]:
-    em_arms = ["entropy coef", "entropy reward"]
+    em_arms = [ENTROPY_COEF.label, ENTROPY_REWARD.label]
     lines, good, bad = [], [], []
     for arm in em_arms:
         r = _row(table[table.group == "default"], arm, "eval/sampled_acc")
@@ -248,7 +269,7 @@ def e2_verdicts(table: pd.DataFrame) -> list[Verdict]:
 def e3_verdicts(table: pd.DataFrame) -> list[Verdict]:
     out = []
     for base_name, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
-        for arm in ("random, clip", "random, no clip"):
+        for arm in (RANDOM_CLIP.label, RANDOM_NO_CLIP.label):
             s = _row(table[table.group == base_name], arm, pref)
             a = _row(table[table.group == base_name], arm, "eval/sampled_acc")
             s_share, s_acc = interval_sign(s.change, s.ci), interval_sign(a.change, a.ci)
@@ -268,8 +289,8 @@ def e3_verdicts(table: pd.DataFrame) -> list[Verdict]:
 
 
 def e4_verdicts(table: pd.DataFrame) -> list[Verdict]:
-    c = _row(table, "random, clip", "eval/clean/sampled_acc")
-    d = _row(table, "random, clip", "eval/contaminated/sampled_acc")
+    c = _row(table, RANDOM_CLIP.label, "eval/clean/sampled_acc")
+    d = _row(table, RANDOM_CLIP.label, "eval/contaminated/sampled_acc")
     sc, sd = interval_sign(c.change, c.ci), interval_sign(d.change, d.ci)
     return [Verdict("C9", decide(sc > 0, sd > 0 and sc <= 0),
                     f"contaminated base, random reward with clipping: sampled-accuracy change on clean items "
@@ -278,7 +299,7 @@ def e4_verdicts(table: pd.DataFrame) -> list[Verdict]:
 
 def e5_verdicts(ch: pd.DataFrame) -> list[Verdict]:
     out = []
-    for arm in ("random, clip", "ground truth"):
+    for arm in (RANDOM_CLIP.label, GROUND_TRUTH.label):
         g = ch[(ch.arm == arm) & np.isfinite(ch.initial) & np.isfinite(ch.change)]
         x, y = g.initial.to_numpy(float), g.change.to_numpy(float)
         slope = float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.ptp(x) > 0 else float("nan")
@@ -307,7 +328,7 @@ def _bootstrap_slope(x, y, n: int = 2000, seed: int = 0):
 
 
 def e6_verdicts(df: pd.DataFrame) -> list[Verdict]:
-    d = paired_difference(df, "eval/entropy", "eps_high=0.28", "eps=0.2", "change")
+    d = paired_difference(df, "eval/entropy", CLIP_HIGHER.label, EPS_02.label, "change")
     return [verdict_from_sign("C12", d[0], d[1], "clip-higher as an entropy dial: change in held-out entropy with "
                               f"eps_high = 0.28 minus symmetric eps = 0.2 (random reward, paired by seed): "
                               f"{fmt(d[0], d[1])} nats")]
@@ -315,7 +336,7 @@ def e6_verdicts(df: pd.DataFrame) -> list[Verdict]:
 
 def e7_verdicts(table: pd.DataFrame) -> list[Verdict]:
     acc = table[table.metric == "eval/sampled_acc"].set_index("arm")
-    gt, rnd = acc.loc["ground truth"], acc.loc["random"]
+    gt, rnd = acc.loc[GROUND_TRUTH.label], acc.loc[RANDOM.label]
     s_gt, s_rnd = interval_sign(gt.change, gt.ci), interval_sign(rnd.change, rnd.ci)
     order = ", ".join(f"{a} {acc.loc[a, 'change']:+.3f}" for a in acc.sort_values("change", ascending=False).index)
     return [Verdict("E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",

@@ -2,7 +2,7 @@
 
 One style for every figure (`apply_style`), lower-case axis labels with symbols, a legend on every
 multi-line figure, and 95% bands from seeds where the table carries them (a ``ci`` column holding the
-half-width, or per-seed rows that :func:`seed_band` summarises).
+half-width, as :func:`rlvr_lib.stats.seed_band` writes it).
 """
 
 from __future__ import annotations
@@ -23,17 +23,6 @@ def apply_style():
 
 
 apply_style()
-
-
-def seed_band(df: pd.DataFrame, by: list[str], value: str = "value") -> pd.DataFrame:
-    """Mean, 95% half-width (normal approximation; t for n < 30) and n over seeds, per group `by`."""
-    from rlvr_lib.stats import mean_ci
-
-    rows = []
-    for key, g in df.groupby(by, sort=True, dropna=False):
-        m, h, n = mean_ci(g[value].to_numpy(dtype=float))
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "mean": m, "ci": h, "n": n})
-    return pd.DataFrame(rows)
 
 
 def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci: str | None = "ci", *, ax=None,

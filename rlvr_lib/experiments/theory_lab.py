@@ -8,7 +8,7 @@ draw it, and every verdict is computed from the table it sits beside.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,10 @@ import torch
 
 from rlvr_lib.theory import misalignment as mis
 from rlvr_lib.clip import ClipRule
-from rlvr_lib.theory.simulator import (SimConfig, enumerate_advantages, entropy, entropy_change_coefficient, grpo_iteration,
-                     initial_logits, max_abs_advantage, mc_entropy_change, mean_ci, simulate, skewed_policy)
+from rlvr_lib.entropy import softmax_entropy
+from rlvr_lib.stats import mean_ci, t975
+from rlvr_lib.theory.simulator import (SimConfig, enumerate_advantages, entropy_change_coefficient, grpo_iteration,
+                                       initial_logits, max_abs_advantage, mc_entropy_change, simulate, skewed_policy)
 from rlvr_lib.verdicts import Verdict, decide
 
 # Sizes per notebook and profile: "full" for the book (each notebook <= 60 s on 2 cores), "smoke" for tests.
@@ -70,9 +72,12 @@ def c1_verdicts(t: pd.DataFrame) -> list[Verdict]:
 # C2 and C5: one-step entropy change under random (zero-mean) logit updates
 
 
-def named_policies(K: int = 10, tail: int = 100) -> dict[str, np.ndarray]:
-    return {"uniform K=10": np.full(K, 1 / K), "mild skew (0.5 + 9 tail)": skewed_policy(K, 0.5),
-            f"one at 0.9 + {tail - 1} tail": skewed_policy(tail, 0.9)}
+# the three policies of the C2 / C5 step table; the C5 verdict reads the first and the last by these names
+UNIFORM, MILD_SKEW, DOMINANT = "uniform K=10", "mild skew (0.5 + 9 tail)", "one at 0.9 + 99 tail"
+
+
+def named_policies() -> dict[str, np.ndarray]:
+    return {UNIFORM: np.full(10, 1 / 10), MILD_SKEW: skewed_policy(10, 0.5), DOMINANT: skewed_policy(100, 0.9)}
 
 
 def c2_c5_step_table(etas=(0.01, 0.02, 0.05, 0.1, 0.2), n: int = 200_000, seed: int = 0) -> pd.DataFrame:
@@ -81,8 +86,8 @@ def c2_c5_step_table(etas=(0.01, 0.02, 0.05, 0.1, 0.2), n: int = 200_000, seed: 
         c = entropy_change_coefficient(pi)
         for eta in etas:
             m, se, first, first_se = mc_entropy_change(pi, eta, 1.0, n, seed)
-            rows.append({"policy": name, "eta": eta, "mc_mean": m, "mc_se": se, "first_order_mean": first,
-                         "first_order_se": first_se,
+            rows.append({"policy": name, "eta": eta, "mc_mean": m, "mc_se": se, "mc_ci": t975(n - 1) * se,
+                         "first_order_mean": first, "first_order_se": first_se,
                          "closed_form": eta**2 * c, "coef": c})
     return pd.DataFrame(rows)
 
@@ -98,7 +103,8 @@ def c5_skew_table(K: int = 100, qs=None, eta: float = 0.05, n: int = 100_000, se
     for q in qs:
         pi = skewed_policy(K, float(q))
         m, se, _, _ = mc_entropy_change(pi, eta, 1.0, n, seed)
-        rows.append({"q": float(q), "closed_form": eta**2 * entropy_change_coefficient(pi), "mc_mean": m, "mc_se": se})
+        rows.append({"q": float(q), "closed_form": eta**2 * entropy_change_coefficient(pi), "mc_mean": m, "mc_se": se,
+                     "mc_ci": t975(n - 1) * se})
     return pd.DataFrame(rows)
 
 
@@ -124,8 +130,8 @@ def grpo_entropy_step_table(etas=(0.05, 0.1, 0.2, 0.4), K: int = 10, G: int = 16
             z0 = initial_logits(cfg)
             z1, _ = grpo_iteration(z0, cfg, ClipRule("none"), torch.Generator().manual_seed(seed))
             z2, _ = grpo_iteration(z0, cfg, ClipRule("none"), torch.Generator().manual_seed(seed), flip=True)
-            dH = (0.5 * (entropy(z1) + entropy(z2)) - entropy(z0)).mean(-1).numpy()
-            m, h = mean_ci(dH)
+            dH = (0.5 * (softmax_entropy(z1) + softmax_entropy(z2)) - softmax_entropy(z0)).mean(-1).numpy()
+            m, h, _ = mean_ci(dH)
             rows.append({"init": f"{init} (q={q})" if init == "skewed" else init, "eta": eta, "mean_dH": float(m),
                          "ci": float(h)})
     return pd.DataFrame(rows)
@@ -147,8 +153,8 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
     signs = dict(zip(small.policy, np.sign(small.mc_mean)))
     flip_cf = sign_flip(skew.q.values, skew.closed_form.values)
     flip_mc = sign_flip(skew.q.values, skew.mc_mean.values)
-    uniform_neg = signs["uniform K=10"] < 0
-    tail_pos = [v for k, v in signs.items() if "tail" in k and "0.9" in k][0] > 0
+    uniform_neg = signs[UNIFORM] < 0
+    tail_pos = signs[DOMINANT] > 0
     ok = rel < 0.05 and uniform_neg and tail_pos
     c5 = Verdict("C5", decide(ok, not (uniform_neg and tail_pos)),
                  f"reconstructed closed form vs Monte Carlo at eta={small.eta.iloc[0]}: largest relative gap {rel:.3f}; "
@@ -209,15 +215,24 @@ def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
 # C6 and C7: multi-step random-reward dynamics under clip rules
 
 
-def dynamics_table(base: SimConfig, rules: dict[str, ClipRule], inits: dict[str, dict]) -> pd.DataFrame:
-    """Tidy table: init, rule, iteration, metric, mean, ci (95%) over seeds."""
+C6_RULES = ("none", "symmetric", "upper_only", "lower_only")
+
+
+def c6_rules(eps: float) -> list[ClipRule]:
+    """The four rules of the C6 / C7 comparison at clip width `eps`; the table names each by its rule."""
+    return [ClipRule(name, eps) for name in C6_RULES]
+
+
+def dynamics_table(base: SimConfig, rules: list[ClipRule], inits: dict[str, dict]) -> pd.DataFrame:
+    """Tidy table: init, rule (the ClipRule's name), iteration, metric, mean, ci (95%) over seeds."""
     rows = []
     for init_name, init_kw in inits.items():
         cfg = replace(base, **init_kw)
-        for rule_name, rule in rules.items():
+        for rule in rules:
+            rule_name = rule.name
             out = simulate(cfg, rule)
             for metric, arr in out.items():
-                m, h = mean_ci(arr)
+                m, h, _ = mean_ci(arr, axis=-1)
                 rows += [{"init": init_name, "rule": rule_name, "iteration": t, "metric": metric, "mean": m[t],
                           "ci": h[t]} for t in range(len(m))]
     return pd.DataFrame(rows)
@@ -248,26 +263,63 @@ def c6_c7_verdicts(t: pd.DataFrame) -> list[Verdict]:
                  "final entropy after random-reward GRPO: " + "; ".join(lines)
                  + f". Park et al.'s ordering (upper-only < none < lower-only) holds in {sum(park)}/{len(park)} inits",
                  "tabular")
-    rmax = t[t.metric == "ratio_max"].groupby(["init", "rule"])["mean"].max()
-    c7_lines = [f"{init}: largest mean max-ratio none {rmax[(init, 'none')]:.2f} vs symmetric {rmax[(init, 'symmetric')]:.2f}"
-                for init in H.index.get_level_values(0).unique()]
-    bigger = all(rmax[(i, "none")] > rmax[(i, "symmetric")] for i in H.index.get_level_values(0).unique())
-    c7 = Verdict("C7", "inconclusive" if bigger else "not supported",
-                 "; ".join(c7_lines) + ". Larger ratios without clipping, but a tabular softmax with a fixed step "
-                 "cannot blow up the way a network does; the collapse itself is tested on tiny LMs", "tabular")
+    c7 = c7_verdict(t)
     return [c6, c7]
+
+
+def c7_verdict(t: pd.DataFrame) -> Verdict:
+    """C7 in the tabular model. A softmax with a fixed step cannot blow up as a network does, so "clipping
+    stabilises" is given a tabular meaning, fixed here: for every initial policy, (a) the peak over iterations of
+    the seed-mean largest importance ratio is lower with symmetric clipping than without (the two 95% intervals
+    at the peaks do not overlap), and (b) the spread of final entropies across seeds is no larger with clipping
+    (ratio of the final-entropy interval half-widths <= 1; equal seed counts, so this is the ratio of standard
+    deviations). Not supported when in some initial policy the clipped peak is higher (intervals apart) or the
+    clipped spread is more than 1.5 times the unclipped one; inconclusive otherwise."""
+    inits = list(dict.fromkeys(t.init))
+    rm = t[t.metric == "ratio_max"].dropna(subset=["mean"])
+    lines, lower, higher, spread = [], [], [], []
+    for init in inits:
+        peak = {}
+        for rule in ("none", "symmetric"):
+            g = rm[(rm.init == init) & (rm.rule == rule)]
+            r = g.loc[g["mean"].idxmax()]
+            peak[rule] = (float(r["mean"]), float(r["ci"]))
+        (pn, hn), (ps, hs) = peak["none"], peak["symmetric"]
+        lower.append(ps + hs < pn - hn)
+        higher.append(ps - hs > pn + hn)
+        H = final(t[t.init == init], "entropy")
+        s = float(H.loc[(init, "symmetric"), "ci"] / H.loc[(init, "none"), "ci"])
+        spread.append(s)
+        lines.append(f"{init}: peak mean max-ratio none {pn:.2f} +- {hn:.2f} vs symmetric {ps:.2f} +- {hs:.2f}; "
+                     f"spread of final entropy, clip / no clip {s:.2f}")
+    ok = all(lower) and all(s <= 1 for s in spread)
+    against = any(higher) or any(s > 1.5 for s in spread)
+    return Verdict("C7", decide(ok, against), "; ".join(lines) + ". Stabilises (tabular) = lower peak ratio and "
+                   "no larger spread of final entropy across seeds, in every initial policy", "tabular")
 
 
 # ---------------------------------------------------------------------------------------------------------
 # C8 and C11: a bandit with a correct action
 
 
-BANDIT_ARMS = {
-    "ground truth": dict(reward="ground_truth"),
-    "random + clip": dict(reward="random"),
-    "random, no clip": dict(reward="random"),
-    "entropy min.": dict(reward="random", p=0.0, entropy_coef=-1.0),  # p = 0: every advantage is 0
-}
+@dataclass(frozen=True, eq=False)
+class BanditArm:
+    """An arm of the bandit experiment: its label, the simulator fields it sets and its clip rule (by name; the
+    width is the notebook's `eps`). Verdicts find arms through these records."""
+
+    label: str
+    sim: dict
+    clip: str
+
+    def rule(self, eps: float) -> ClipRule:
+        return ClipRule(self.clip, eps)
+
+
+BANDIT_GROUND_TRUTH = BanditArm("ground truth", dict(reward="ground_truth"), "symmetric")
+BANDIT_RANDOM_CLIP = BanditArm("random + clip", dict(reward="random"), "symmetric")
+BANDIT_RANDOM_NO_CLIP = BanditArm("random, no clip", dict(reward="random"), "none")
+BANDIT_ENTROPY_MIN = BanditArm("entropy min.", dict(reward="random", p=0.0, entropy_coef=-1.0), "symmetric")  # p = 0: A = 0
+BANDIT_ARMS = (BANDIT_GROUND_TRUTH, BANDIT_RANDOM_CLIP, BANDIT_RANDOM_NO_CLIP, BANDIT_ENTROPY_MIN)
 
 
 def bandit_table(base: SimConfig, qs=(0.2, 0.35, 0.5, 0.65, 0.8), eps: float = 0.2) -> pd.DataFrame:
@@ -275,15 +327,14 @@ def bandit_table(base: SimConfig, qs=(0.2, 0.35, 0.5, 0.65, 0.8), eps: float = 0
     rows = []
     for mode_correct in (True, False):
         for q in qs:
-            for arm, kw in BANDIT_ARMS.items():
-                cfg = replace(base, init="skewed", q=float(q), mode=0 if mode_correct else 1, **kw)
-                rule = ClipRule("none") if arm == "random, no clip" else ClipRule("symmetric", eps)
-                out = simulate(cfg, rule)
+            for a in BANDIT_ARMS:
+                cfg = replace(base, init="skewed", q=float(q), mode=0 if mode_correct else 1, **a.sim)
+                out = simulate(cfg, a.rule(eps))
                 acc0 = float(out["accuracy"][0].mean())
                 gain = out["accuracy"][-1] - out["accuracy"][0]
-                m, h = mean_ci(gain)
-                hm, hh = mean_ci(out["entropy"][-1] - out["entropy"][0])
-                rows.append({"mode_correct": mode_correct, "q": float(q), "arm": arm, "initial_acc": acc0,
+                m, h, _ = mean_ci(gain)
+                hm, hh, _ = mean_ci(out["entropy"][-1] - out["entropy"][0])
+                rows.append({"mode_correct": mode_correct, "q": float(q), "arm": a.label, "initial_acc": acc0,
                              "gain": float(m), "gain_ci": float(h), "dH": float(hm), "dH_ci": float(hh)})
     return pd.DataFrame(rows)
 
@@ -291,26 +342,25 @@ def bandit_table(base: SimConfig, qs=(0.2, 0.35, 0.5, 0.65, 0.8), eps: float = 0
 def bandit_curves(base: SimConfig, q: float = 0.5, eps: float = 0.2) -> pd.DataFrame:
     rows = []
     for mode_correct in (True, False):
-        for arm, kw in BANDIT_ARMS.items():
-            cfg = replace(base, init="skewed", q=q, mode=0 if mode_correct else 1, **kw)
-            rule = ClipRule("none") if arm == "random, no clip" else ClipRule("symmetric", eps)
-            out = simulate(cfg, rule)
+        for a in BANDIT_ARMS:
+            cfg = replace(base, init="skewed", q=q, mode=0 if mode_correct else 1, **a.sim)
+            out = simulate(cfg, a.rule(eps))
             for metric in ("accuracy", "entropy"):
-                m, h = mean_ci(out[metric])
-                rows += [{"mode_correct": mode_correct, "arm": arm, "iteration": t, "metric": metric, "mean": m[t],
+                m, h, _ = mean_ci(out[metric], axis=-1)
+                rows += [{"mode_correct": mode_correct, "arm": a.label, "iteration": t, "metric": metric, "mean": m[t],
                           "ci": h[t]} for t in range(len(m))]
     return pd.DataFrame(rows)
 
 
 def c8_c11_verdicts(t: pd.DataFrame) -> list[Verdict]:
-    em = t[t.arm == "entropy min."]
+    em = t[t.arm == BANDIT_ENTROPY_MIN.label]
     em_c, em_w = em[em.mode_correct], em[~em.mode_correct]
     c8 = Verdict("C8", decide(bool((em_c.gain - em_c.gain_ci > 0).all() and (em_w.gain + em_w.gain_ci < 0).all()),
                               bool((em_w.gain - em_w.gain_ci > 0).any())),
                  f"entropy minimisation alone: mean accuracy gain {em_c.gain.mean():+.3f} when the mode is correct "
                  f"(all {len(em_c)} settings > 0: {bool((em_c.gain - em_c.gain_ci > 0).all())}), {em_w.gain.mean():+.3f} "
                  f"when it is not (all < 0: {bool((em_w.gain + em_w.gain_ci < 0).all())})", "tabular")
-    rc = t[t.arm == "random + clip"]
+    rc = t[t.arm == BANDIT_RANDOM_CLIP.label]
     corr = float(np.corrcoef(rc.initial_acc, rc.gain)[0, 1])
     gain_c, gain_w = rc[rc.mode_correct].gain.mean(), rc[~rc.mode_correct].gain.mean()
     c11 = Verdict("C11", decide(corr > 0.5 and gain_c > gain_w, corr < 0),

@@ -107,23 +107,17 @@ class NegEntropyReward:
         return self
 
     def __call__(self, prompts, completion_ids, **kwargs) -> list[float]:
-        import torch
+        from rlvr_lib.entropy import softmax_entropy
+        from rlvr_lib.testbed.models import left_padded_logits
 
         if self.model is None:
             raise RuntimeError("neg_entropy reward is not bound to a policy: call .bind(model, tokenizer)")
         tok = self.tokenizer
         rows = [tok(p)["input_ids"] + list(c) for p, c in zip(prompts, completion_ids)]
         n_prompt = [len(tok(p)["input_ids"]) for p in prompts]
-        width = max(map(len, rows))
-        ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        pos = (mask.cumsum(1) - 1).clamp(min=0)
-        device = next(self.model.parameters()).device
-        with torch.no_grad():
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                position_ids=pos.to(device)).logits.float()
-        logp = torch.log_softmax(logits, -1)
-        h = -(logp.exp() * logp).sum(-1).cpu()  # (B, W): entropy of the next-token distribution
+        logits, ids = left_padded_logits(self.model, rows, tok.pad_token_id)
+        width = ids.shape[1]
+        h = softmax_entropy(logits).cpu()  # (B, W): entropy of the next-token distribution
         out = []
         for i, r in enumerate(rows):
             start = width - len(r) + n_prompt[i] - 1  # position predicting the first completion token

@@ -24,6 +24,8 @@ from typing import Sequence
 import numpy as np
 
 from rlvr_lib._checks import check_float, check_int
+from rlvr_lib.entropy import softmax_entropy
+from rlvr_lib.testbed.models import left_padded_logits
 from rlvr_lib.testbed.tasks import completion_style, correct_completions, is_correct
 
 
@@ -63,8 +65,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, t
                                  pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
             new = out.sequences[:, enc["input_ids"].shape[1] :].cpu()  # (B*n, T)
             if with_entropy:
-                logp = torch.log_softmax(torch.stack(out.logits, dim=1).float(), -1)  # (B*n, T, V)
-                h = (-(logp.exp() * logp).sum(-1)).cpu()  # (B*n, T)
+                h = softmax_entropy(torch.stack(out.logits, dim=1).float()).cpu()  # (B*n, T)
             is_eos = (new == eos).int()
             before_eos = (is_eos.cumsum(1) - is_eos) == 0  # tokens up to and including the first eos
             for row in range(new.shape[0]):
@@ -85,15 +86,10 @@ def sequence_logprobs(model, tokenizer, prompts: Sequence[str], completions: Seq
     for s in range(0, len(prompts), batch_size):
         P = [tokenizer(p)["input_ids"] for p in prompts[s : s + batch_size]]
         C = [tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in completions[s : s + batch_size]]
-        seqs = [p + c for p, c in zip(P, C)]
-        width = max(map(len, seqs))
-        pad = tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(x)) + x for x in seqs])  # left padded
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in seqs])
-        pos = (mask.cumsum(1) - 1).clamp(min=0)
-        with torch.no_grad():
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits.float() / temperature
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]  # (B, W-1)
+        logits, ids = left_padded_logits(model, [p + c for p, c in zip(P, C)], tokenizer.pad_token_id)
+        width = ids.shape[1]
+        logits = logits / temperature
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].cpu()  # (B, W-1)
         for row, c in enumerate(C):
             out.append(float(logp[row, width - 1 - len(c) :].sum()))
     return np.array(out)

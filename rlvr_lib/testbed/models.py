@@ -129,3 +129,21 @@ def load_policy(name_or_path: str | Path, dtype: str = "float32", device: str | 
     if device is not None:
         model.to(device)
     return model, tok
+
+
+def left_padded_logits(model, rows, pad_id: int):
+    """The one scoring forward pass: float32 logits of `model` on token-id `rows` left-padded to a common width
+    W, with position ids that start at 0 on each row's first real token (as generation sees them).
+
+    No gradient. Returns (logits (B, W, V) on the model's device, ids (B, W) on the CPU); the logits at
+    column j predict the token at column j + 1."""
+    import torch
+
+    width = max(map(len, rows))
+    ids = torch.tensor([[pad_id] * (width - len(r)) + list(r) for r in rows])  # (B, W)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])  # (B, W)
+    pos = (mask.cumsum(1) - 1).clamp(min=0)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device)).logits
+    return logits.float(), ids

@@ -29,6 +29,7 @@ import torch
 
 from rlvr_lib._checks import check_choice, check_float, check_int, check_prob
 from rlvr_lib.clip import ClipRule, clip_objective, clipping_bias
+from rlvr_lib.entropy import softmax_entropy
 
 DTYPE = torch.float64
 
@@ -66,12 +67,6 @@ def max_abs_advantage(G: int) -> float:
 # entropy
 
 
-def entropy(z: torch.Tensor) -> torch.Tensor:
-    """Entropy (nats) of softmax(z) along the last dim."""
-    logp = torch.log_softmax(z, -1)
-    return -(logp.exp() * logp).sum(-1)
-
-
 def entropy_change_coefficient(pi) -> float:
     """RECONSTRUCTED (C5): c(pi) such that E[dH] = eta^2 s^2 c(pi) + O(eta^3) for the softmax step
     z_a += eta x_a, x_a i.i.d. with mean 0 and variance s^2:
@@ -102,7 +97,7 @@ def mc_entropy_change(pi, eta: float, s: float = 1.0, n: int = 200_000, seed: in
     g = torch.Generator().manual_seed(seed)
     z = torch.log(torch.tensor(pi, dtype=DTYPE))
     x = torch.randn(n, len(pi), generator=g, dtype=DTYPE) * s
-    dH = 0.5 * (entropy(z + eta * x) + entropy(z - eta * x)) - entropy(z)
+    dH = 0.5 * (softmax_entropy(z + eta * x) + softmax_entropy(z - eta * x)) - softmax_entropy(z)
     p = torch.softmax(z, -1)
     logp = torch.log_softmax(z, -1)
     first = -eta * ((p * (logp - (p * logp).sum())) * (x - (p * x).sum(-1, keepdim=True))).sum(-1)
@@ -189,7 +184,7 @@ def grpo_iteration(z: torch.Tensor, cfg: SimConfig, rule: ClipRule, gen: torch.G
         out = clip_objective(rule, ratio, A, mask, logp, gen)
         J = out.objective.mean(dim=(1, 2))  # (S,) token mean per seed
         if cfg.entropy_coef:
-            J = J + cfg.entropy_coef * entropy(z).mean(-1)
+            J = J + cfg.entropy_coef * softmax_entropy(z).mean(-1)
         (grad,) = torch.autograd.grad(J.sum(), z)
         with torch.no_grad():
             b = clipping_bias(out, ratio.detach(), A, mask, dim=(1, 2))
@@ -214,7 +209,7 @@ def simulate(cfg: SimConfig, rule: ClipRule):
            ("entropy", "accuracy", "clip_low", "clip_high", "ratio_max", "n_raw", "c_plus", "reward")}
 
     def record(t, z):
-        out["entropy"][t] = entropy(z).mean(-1).numpy()
+        out["entropy"][t] = softmax_entropy(z).mean(-1).numpy()
         out["accuracy"][t] = torch.log_softmax(z, -1)[..., 0].sum(-1).exp().numpy()
 
     record(0, z)
@@ -225,16 +220,3 @@ def simulate(cfg: SimConfig, rule: ClipRule):
                          ("n_raw", "n_raw"), ("c_plus", "c_plus"), ("reward", "reward")):
             out[k_out][t] = st[k].numpy()
     return out
-
-
-def mean_ci(x: np.ndarray, axis: int = -1, z: float = 1.96):
-    """Mean and half-width of a normal-approximation 95% interval along `axis` (NaNs ignored; NaN where a slice
-    has no finite value, half-width 0 where it has one)."""
-    x = np.asarray(x, dtype=float)
-    ok = np.isfinite(x)
-    n = ok.sum(axis=axis)
-    m = np.where(ok, x, 0.0).sum(axis=axis) / np.maximum(n, 1)
-    m = np.where(n > 0, m, np.nan)
-    dev = np.where(ok, x - np.expand_dims(m, axis), 0.0)
-    sd = np.sqrt((dev**2).sum(axis=axis) / np.maximum(n - 1, 1))
-    return m, np.where(n > 0, z * sd / np.sqrt(np.maximum(n, 1)), np.nan)
