@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PROFILE ?= full
 
-.PHONY: all venv test bases book clean-book smoke
+.PHONY: all venv test lint bases book clean-book smoke
 
 $(BIN)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ all: venv
 bases: venv
 	$(BIN)/python -m rlvr_lib.main --only bases
 
-test: venv
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: venv lint
 	bash scripts/test_deps.sh
 	$(BIN)/python -m pytest -q --durations=15
 

@@ -26,8 +26,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -37,7 +46,8 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)
@@ -49,19 +59,44 @@ table = save_table(lm.change_table(df, evals), results_dir, "lm_e1")
 table
 
 # %% mystnb={"figure": {"caption": "Held-out greedy, sampled (T = 1) and exact accuracy and held-out token entropy against optimizer steps for the three arms (default base); bands are 95% intervals over 3 seeds.", "name": "fig-e1-eval"}}
-fig = plots.grid(lm.curves(df, evals), [("eval/greedy_acc", "greedy accuracy"), ("eval/sampled_acc", "sampled accuracy"),
-                                        ("eval/exact_acc", "exact accuracy"), ("eval/entropy", "held-out entropy (nats)")],
-                 "metric", "step", hue="arm", ncols=2, xlabel="optimizer step", title="E1: held-out metrics")
+fig = plots.grid(
+    lm.curves(df, evals),
+    [
+        ("eval/greedy_acc", "greedy accuracy"),
+        ("eval/sampled_acc", "sampled accuracy"),
+        ("eval/exact_acc", "exact accuracy"),
+        ("eval/entropy", "held-out entropy (nats)"),
+    ],
+    "metric",
+    "step",
+    hue="arm",
+    ncols=2,
+    xlabel="optimizer step",
+    title="E1: held-out metrics",
+)
 
 # %% mystnb={"figure": {"caption": "Training diagnostics, averaged per run over windows of 8 optimizer steps (2 rollout batches): rollout entropy, upper and lower clip fractions, clipping-bias ratio |N_raw|/|C+| (ratio of window means; gaps where no token was upper-clipped), gradient norm and largest importance ratio; bands are 95% intervals over seeds.", "name": "fig-e1-train"}}
-fig = plots.grid(lm.curves(lm.windowed(df, train, 8), train), [("entropy", "entropy (nats)"), ("clip_ratio/high_mean", "upper-clip fraction"),
-                                        ("clip_ratio/low_mean", "lower-clip fraction"), ("clip/bias_ratio", "|N_raw| / |C+|"),
-                                        ("grad_norm", "gradient norm"), ("ratio/max", "max ratio")],
-                 "metric", "step", hue="arm", ncols=3, xlabel="optimizer step", title="E1: training diagnostics",
-                 logy_panels=("clip/bias_ratio",))
+fig = plots.grid(
+    lm.curves(lm.windowed(df, train, 8), train),
+    [
+        ("entropy", "entropy (nats)"),
+        ("clip_ratio/high_mean", "upper-clip fraction"),
+        ("clip_ratio/low_mean", "lower-clip fraction"),
+        ("clip/bias_ratio", "|N_raw| / |C+|"),
+        ("grad_norm", "gradient norm"),
+        ("ratio/max", "max ratio"),
+    ],
+    "metric",
+    "step",
+    hue="arm",
+    ncols=3,
+    xlabel="optimizer step",
+    title="E1: training diagnostics",
+    logy_panels=("clip/bias_ratio",),
+)
 
 # %% [markdown]
 # ## Verdicts (computed)
 
 # %%
-save_verdicts(lm.e1_verdicts(df, table), results_dir, "lm_e1_clipping");
+save_verdicts(lm.e1_verdicts(df, table), results_dir, "lm_e1_clipping")

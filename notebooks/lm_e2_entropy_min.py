@@ -23,8 +23,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -35,7 +44,8 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 arm_list = [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.ENTROPY_COEF.with_(entropy_coef=entropy_coef), lm.ENTROPY_REWARD]
@@ -48,11 +58,19 @@ table
 # %% mystnb={"figure": {"caption": "Held-out sampled accuracy (top) and entropy (bottom) for the reliable-mode base (left) and the shortcut-mode base (right); bands are 95% intervals over seeds.", "name": "fig-e2"}}
 metrics = {"eval/sampled_acc": "sampled accuracy", "eval/entropy": "held-out entropy (nats)"}
 cur, panels = lm.group_panels(df, metrics, ["default", "shortcut"])
-fig = plots.grid(cur, panels, "panel", "step", hue="arm", ncols=2, xlabel="optimizer step",
-                 title="E2: entropy minimisation against rewards")
+fig = plots.grid(
+    cur,
+    panels,
+    "panel",
+    "step",
+    hue="arm",
+    ncols=2,
+    xlabel="optimizer step",
+    title="E2: entropy minimisation against rewards",
+)
 
 # %% [markdown]
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e2_verdicts(table), results_dir, "lm_e2_entropy_min");
+save_verdicts(lm.e2_verdicts(table), results_dir, "lm_e2_entropy_min")

@@ -22,8 +22,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -33,7 +42,8 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 arm_list = [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP]
@@ -46,11 +56,19 @@ table
 # %% mystnb={"figure": {"caption": "Share of held-out samples written in the reliable style (top) and sampled accuracy (bottom) under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base; bands are 95% intervals over seeds.", "name": "fig-e3"}}
 metrics = {"eval/share_reliable": "reliable-style share", "eval/sampled_acc": "sampled accuracy"}
 cur, panels = lm.group_panels(df, metrics, ["default", "shortcut"])
-fig = plots.grid(cur, panels, "panel", "step", hue="arm", ncols=2, xlabel="optimizer step",
-                 title="E3: strategy shares under random rewards")
+fig = plots.grid(
+    cur,
+    panels,
+    "panel",
+    "step",
+    hue="arm",
+    ncols=2,
+    xlabel="optimizer step",
+    title="E3: strategy shares under random rewards",
+)
 
 # %% [markdown]
 # ## Verdicts (computed)
 
 # %%
-save_verdicts(lm.e3_verdicts(table), results_dir, "lm_e3_strategy");
+save_verdicts(lm.e3_verdicts(table), results_dir, "lm_e3_strategy")

@@ -22,8 +22,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -33,27 +42,43 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("contaminated", profile)
 arms = lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP])
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
-metrics = ["eval/clean/sampled_acc", "eval/contaminated/sampled_acc", "eval/clean/greedy_acc",
-           "eval/contaminated/greedy_acc", "eval/clean/entropy", "eval/contaminated/entropy"]
+metrics = [
+    "eval/clean/sampled_acc",
+    "eval/contaminated/sampled_acc",
+    "eval/clean/greedy_acc",
+    "eval/contaminated/greedy_acc",
+    "eval/clean/entropy",
+    "eval/contaminated/entropy",
+]
 table = save_table(lm.change_table(df, metrics), results_dir, "lm_e4")
 table
 
 # %% mystnb={"figure": {"caption": "Sampled accuracy and entropy on clean (left) and contaminated (right) evaluation items of the contaminated base; bands are 95% intervals over seeds.", "name": "fig-e4"}}
-fig = plots.grid(lm.curves(df, metrics[:2] + metrics[4:]),
-                 [("eval/clean/sampled_acc", "sampled accuracy, clean items"),
-                  ("eval/contaminated/sampled_acc", "sampled accuracy, contaminated items"),
-                  ("eval/clean/entropy", "entropy, clean items (nats)"),
-                  ("eval/contaminated/entropy", "entropy, contaminated items (nats)")],
-                 "metric", "step", hue="arm", ncols=2, xlabel="optimizer step", title="E4: clean vs contaminated")
+fig = plots.grid(
+    lm.curves(df, metrics[:2] + metrics[4:]),
+    [
+        ("eval/clean/sampled_acc", "sampled accuracy, clean items"),
+        ("eval/contaminated/sampled_acc", "sampled accuracy, contaminated items"),
+        ("eval/clean/entropy", "entropy, clean items (nats)"),
+        ("eval/contaminated/entropy", "entropy, contaminated items (nats)"),
+    ],
+    "metric",
+    "step",
+    hue="arm",
+    ncols=2,
+    xlabel="optimizer step",
+    title="E4: clean vs contaminated",
+)
 
 # %% [markdown]
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e4_verdicts(table), results_dir, "lm_e4_contamination");
+save_verdicts(lm.e4_verdicts(table), results_dir, "lm_e4_contamination")

@@ -21,8 +21,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -33,22 +42,32 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
-arms = {k: v for name in bases for k, v in lm.arms(lm.base(name, profile), [lm.GROUND_TRUTH, lm.RANDOM_CLIP], name).items()}
+arms = {
+    k: v for name in bases for k, v in lm.arms(lm.base(name, profile), [lm.GROUND_TRUTH, lm.RANDOM_CLIP], name).items()
+}
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
 per_run = save_table(lm.per_run_change(df, "eval/sampled_acc"), results_dir, "lm_e5")
 table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc"], by=("group", "arm"))
 table
 
 # %% mystnb={"figure": {"caption": "Change in held-out sampled accuracy against the base's initial sampled accuracy, one point per run (bases of 150, 200 and 300 pretraining steps; 3 seeds each), for random-reward and ground-truth GRPO.", "name": "fig-e5"}}
-fig = plots.scatter_ci(per_run, "initial", "change", hue="arm", connect=False,
-                       xlabel="initial sampled accuracy", ylabel="change in sampled accuracy",
-                       title="E5: gain against base strength")
+fig = plots.scatter_ci(
+    per_run,
+    "initial",
+    "change",
+    hue="arm",
+    connect=False,
+    xlabel="initial sampled accuracy",
+    ylabel="change in sampled accuracy",
+    title="E5: gain against base strength",
+)
 
 # %% [markdown]
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e5_verdicts(per_run), results_dir, "lm_e5_strength");
+save_verdicts(lm.e5_verdicts(per_run), results_dir, "lm_e5_strength")

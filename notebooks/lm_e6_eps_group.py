@@ -22,8 +22,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -33,7 +42,8 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)
@@ -56,10 +66,24 @@ table
 import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-plots.bars(table[table.metric == "eval/entropy"], "arm", "change", ax=axes[0], xlabel="arm",
-           ylabel="change in held-out entropy (nats)", rotate=30)
-plots.bars(table[table.metric == "eval/sampled_acc"], "arm", "change", ax=axes[1], xlabel="arm",
-           ylabel="change in sampled accuracy", rotate=30)
+plots.bars(
+    table[table.metric == "eval/entropy"],
+    "arm",
+    "change",
+    ax=axes[0],
+    xlabel="arm",
+    ylabel="change in held-out entropy (nats)",
+    rotate=30,
+)
+plots.bars(
+    table[table.metric == "eval/sampled_acc"],
+    "arm",
+    "change",
+    ax=axes[1],
+    xlabel="arm",
+    ylabel="change in sampled accuracy",
+    rotate=30,
+)
 fig.suptitle("E6: clip width and group size under random rewards")
 fig.tight_layout()
 
@@ -67,4 +91,4 @@ fig.tight_layout()
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e6_verdicts(df), results_dir, "lm_e6_eps_group");
+save_verdicts(lm.e6_verdicts(df), results_dir, "lm_e6_eps_group")

@@ -24,8 +24,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -36,7 +45,8 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)
@@ -44,8 +54,10 @@ arms = {
     **lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM]),
     "format": {"base": b, "reward": {"format": 1.0}},
     "incorrect": {"base": b, "reward": {"incorrect": 1.0}},
-    **{f"noisy {f:g}": {"base": b, "reward": {"noisy": 1.0}, "false_positive_rate": f, "false_negative_rate": f}
-       for f in flip_rates},
+    **{
+        f"noisy {f:g}": {"base": b, "reward": {"noisy": 1.0}, "false_positive_rate": f, "false_negative_rate": f}
+        for f in flip_rates
+    },
     "entropy reward": {"base": b, "reward": {"neg_entropy": 1.0}},
 }
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
@@ -53,11 +65,18 @@ table = save_table(lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc", "
 table[table.metric == "eval/sampled_acc"]
 
 # %% mystnb={"figure": {"caption": "Change in held-out sampled accuracy after 100 GRPO steps for each reward on the default base; error bars are 95% intervals over seeds.", "name": "fig-e7"}}
-fig = plots.bars(table[table.metric == "eval/sampled_acc"], "arm", "change", xlabel="reward",
-                 ylabel="change in sampled accuracy", title="E7: reward variants", rotate=30)
+fig = plots.bars(
+    table[table.metric == "eval/sampled_acc"],
+    "arm",
+    "change",
+    xlabel="reward",
+    ylabel="change in sampled accuracy",
+    title="E7: reward variants",
+    rotate=30,
+)
 
 # %% [markdown]
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e7_verdicts(table), results_dir, "lm_e7_reward_variants");
+save_verdicts(lm.e7_verdicts(table), results_dir, "lm_e7_reward_variants")

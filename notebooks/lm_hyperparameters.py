@@ -24,8 +24,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -35,7 +44,8 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import lm_lab as lm, plots
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table
 
 b = lm.base("default", profile)
@@ -48,8 +58,15 @@ lm.save_hparams(results_dir, chosen, table)
 table
 
 # %% mystnb={"figure": {"caption": "Held-out sampled accuracy (T = 1) during ground-truth GRPO at each learning rate, tuning seeds only; bands are 95% intervals over the tuning seeds.", "name": "fig-hparams"}}
-fig = plots.lines(lm.curves(df, ["eval/sampled_acc"]), "step", hue="arm", xlabel="optimizer step",
-                  ylabel="sampled accuracy (eval/sampled_acc)", title="Learning-rate grid (ground truth)", markers=True)
+fig = plots.lines(
+    lm.curves(df, ["eval/sampled_acc"]),
+    "step",
+    hue="arm",
+    xlabel="optimizer step",
+    ylabel="sampled accuracy (eval/sampled_acc)",
+    title="Learning-rate grid (ground truth)",
+    markers=True,
+)
 
 # %%
 print(f"chosen learning rate: {chosen['learning_rate']:g}")

@@ -32,8 +32,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -42,7 +51,8 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import plots, theory_lab as lab
+from rlvr_lib.experiments import plots
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c10", profile)
@@ -52,15 +62,38 @@ adv = save_table(lab.correct_advantage_table(G, n=P["n_mc"], seed=seed), results
 table
 
 # %% mystnb={"figure": {"caption": "E[Delta] and Var[Delta] against the number of correct rollouts n_c (G = 16): reconstructed closed form (lines), exact enumeration and Monte Carlo (markers coincide with the lines).", "name": "fig-c10"}}
-long = table.melt(id_vars="n_c", value_vars=["E_closed", "E_enum", "E_mc", "Var_closed", "Var_enum", "Var_mc"],
-                  var_name="quantity", value_name="value")
-fig = plots.lines(long, "n_c", "value", hue="quantity", ci=None, markers=True, xlabel="correct rollouts $n_c$",
-                  ylabel="$\\Delta$ moments", title="Reward-misalignment model (G = 16)")
+long = table.melt(
+    id_vars="n_c",
+    value_vars=["E_closed", "E_enum", "E_mc", "Var_closed", "Var_enum", "Var_mc"],
+    var_name="quantity",
+    value_name="value",
+)
+fig = plots.lines(
+    long,
+    "n_c",
+    "value",
+    hue="quantity",
+    ci=None,
+    markers=True,
+    xlabel="correct rollouts $n_c$",
+    ylabel="$\\Delta$ moments",
+    title="Reward-misalignment model (G = 16)",
+)
 
 # %% mystnb={"figure": {"caption": "E[Delta] with n_c ~ Bin(G, p) against the base model's accuracy p, and the same curve mirrored (p -> 1 - p): the two coincide, so the moments cannot say that stronger models benefit more.", "name": "fig-c10-p"}}
-fig = plots.lines(by_p.melt(id_vars="p", value_vars=["E_closed", "E_enum", "E_closed_mirror"], var_name="quantity",
-                            value_name="value"), "p", "value", hue="quantity", ci=None, markers=True,
-                  xlabel="accuracy $p$", ylabel="$\\mathbb{E}[\\Delta]$", title="Symmetric in $p \\leftrightarrow 1-p$")
+fig = plots.lines(
+    by_p.melt(
+        id_vars="p", value_vars=["E_closed", "E_enum", "E_closed_mirror"], var_name="quantity", value_name="value"
+    ),
+    "p",
+    "value",
+    hue="quantity",
+    ci=None,
+    markers=True,
+    xlabel="accuracy $p$",
+    ylabel="$\\mathbb{E}[\\Delta]$",
+    title="Symmetric in $p \\leftrightarrow 1-p$",
+)
 
 # %%
 adv

@@ -25,8 +25,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests (same sizes here: enumeration is exact)
@@ -35,7 +44,8 @@ p: float = 0.5  # success probability of the random reward
 results_dir: str = "results"  # where verdicts and tables are written
 
 # %%
-from rlvr_lib.experiments import plots, theory_lab as lab
+from rlvr_lib.experiments import plots
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 table = save_table(lab.c1_table(Gs, p), results_dir, "theory_c1")
@@ -43,8 +53,17 @@ table
 
 # %% mystnb={"figure": {"caption": "Largest |advantage| over all 2^G reward vectors (points) against the bound sqrt(G) - 1/sqrt(G) (line), and the exact first to fifth moments of one member's advantage. Odd moments are zero to rounding error.", "name": "fig-c1"}}
 long = table.melt(id_vars="G", value_vars=["max_abs_A", "bound"], var_name="quantity", value_name="value")
-fig = plots.lines(long, "G", "value", hue="quantity", ci=None, markers=True, xlabel="group size $G$",
-                  ylabel="$\\max |A|$", title="Advantage bound under random rewards")
+fig = plots.lines(
+    long,
+    "G",
+    "value",
+    hue="quantity",
+    ci=None,
+    markers=True,
+    xlabel="group size $G$",
+    ylabel="$\\max |A|$",
+    title="Advantage bound under random rewards",
+)
 
 # %%
 table[["G", "moment_1", "moment_2", "moment_3", "moment_4", "moment_5", "p_all_equal"]]

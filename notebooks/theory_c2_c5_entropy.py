@@ -33,8 +33,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -48,35 +57,73 @@ results_dir: str = "results"
 # %%
 import pandas as pd
 
-from rlvr_lib.experiments import plots, theory_lab as lab
+from rlvr_lib.experiments import plots
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 P = lab.profile("c2_c5", profile)
 step = save_table(lab.c2_c5_step_table(etas, P["n"], seed), results_dir, "theory_c2_c5_step")
 skew = save_table(lab.c5_skew_table(skew_K, None, skew_eta, P["n_skew"], seed), results_dir, "theory_c5_skew")
-grpo = save_table(lab.grpo_entropy_step_table(grpo_etas, seeds=P["grpo_seeds"], seed=seed), results_dir,
-                  "theory_c2_grpo_step")
+grpo = save_table(
+    lab.grpo_entropy_step_table(grpo_etas, seeds=P["grpo_seeds"], seed=seed), results_dir, "theory_c2_grpo_step"
+)
 step
 
 # %% mystnb={"figure": {"caption": "|E[dH]| against the step size on log-log axes for three policies: Monte Carlo (lines with 95% bands) and the reconstructed closed form eta^2 c(pi) (dashed). A slope of 2 means the change is second order.", "name": "fig-c2-slope"}}
 long = step.assign(abs_mc=step.mc_mean.abs(), abs_cf=step.closed_form.abs(), ci=step.mc_ci)
-fig = plots.lines(long, "eta", "abs_mc", hue="policy", ci="ci", logx=True, logy=True, xlabel="step size $\\eta$",
-                  ylabel="$|\\mathbb{E}[\\Delta H]|$ (nats)", title="Entropy change is second order")
-fig = plots.lines(long.assign(policy=long.policy + " (closed form)"), "eta", "abs_cf", hue="policy", ci=None,
-                  style=None, ax=fig.axes[0], xlabel="step size $\\eta$", ylabel="$|\\mathbb{E}[\\Delta H]|$ (nats)",
-                  logx=True, logy=True)
+fig = plots.lines(
+    long,
+    "eta",
+    "abs_mc",
+    hue="policy",
+    ci="ci",
+    logx=True,
+    logy=True,
+    xlabel="step size $\\eta$",
+    ylabel="$|\\mathbb{E}[\\Delta H]|$ (nats)",
+    title="Entropy change is second order",
+)
+fig = plots.lines(
+    long.assign(policy=long.policy + " (closed form)"),
+    "eta",
+    "abs_cf",
+    hue="policy",
+    ci=None,
+    style=None,
+    ax=fig.axes[0],
+    xlabel="step size $\\eta$",
+    ylabel="$|\\mathbb{E}[\\Delta H]|$ (nats)",
+    logx=True,
+    logy=True,
+)
 
 # %% mystnb={"figure": {"caption": "Sign of the expected one-step entropy change against the probability q of the dominant action among 100 actions (eta = 0.05): reconstructed closed form (line) and Monte Carlo (band). Below the crossing a random update lowers entropy, above it raises it.", "name": "fig-c5-skew"}}
 skew_long = skew.assign(ci=skew.mc_ci, kind="Monte Carlo").rename(columns={"mc_mean": "value"})
 cf_long = skew.assign(ci=float("nan"), kind="closed form").rename(columns={"closed_form": "value"})
-fig = plots.lines(pd.concat([skew_long[["q", "value", "ci", "kind"]], cf_long[["q", "value", "ci", "kind"]]]), "q",
-                  "value", hue="kind", xlabel="probability of the dominant action $q$",
-                  ylabel="$\\mathbb{E}[\\Delta H]$ (nats)", title="Where the sign flips (K = 100)", hline=0)
+fig = plots.lines(
+    pd.concat([skew_long[["q", "value", "ci", "kind"]], cf_long[["q", "value", "ci", "kind"]]]),
+    "q",
+    "value",
+    hue="kind",
+    xlabel="probability of the dominant action $q$",
+    ylabel="$\\mathbb{E}[\\Delta H]$ (nats)",
+    title="Where the sign flips (K = 100)",
+    hline=0,
+)
 
 # %% mystnb={"figure": {"caption": "Mean entropy change of one unclipped GRPO step with random rewards on a 10-armed bandit (G = 16), from a flat and a skewed (q = 0.9) policy, with 95% intervals over antithetic pairs.", "name": "fig-c2-grpo"}}
-fig = plots.lines(grpo.assign(value=grpo.mean_dH), "eta", "value", hue="init", ci="ci", markers=True,
-                  xlabel="step size $\\eta$", ylabel="$\\mathbb{E}[\\Delta H]$ (nats)",
-                  title="One GRPO step under random rewards", hline=0)
+fig = plots.lines(
+    grpo.assign(value=grpo.mean_dH),
+    "eta",
+    "value",
+    hue="init",
+    ci="ci",
+    markers=True,
+    xlabel="step size $\\eta$",
+    ylabel="$\\mathbb{E}[\\Delta H]$ (nats)",
+    title="One GRPO step under random rewards",
+    hline=0,
+)
 
 # %% [markdown]
 # ## Verdicts (computed)

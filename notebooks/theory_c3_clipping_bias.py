@@ -29,8 +29,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -50,8 +59,9 @@ results_dir: str = "results"
 # %%
 import pandas as pd
 
-from rlvr_lib.experiments import plots, theory_lab as lab
 from rlvr_lib.clip import ClipRule
+from rlvr_lib.experiments import plots
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import save_table, save_verdicts
 
@@ -59,21 +69,40 @@ P = lab.profile("c3", profile)
 rule = ClipRule("symmetric", eps)
 bandit = SimConfig(K=K, L=1, G=G, mu=mu, seeds=P["seeds"], seed=seed)
 seq = SimConfig(K=K, L=min(seq_L, P["L_max"]), G=G, mu=mu, eta=48.0, seeds=P["seeds"], seed=seed)
-table = save_table(pd.concat([
-    lab.c3_scan(bandit, rule, "eta", bandit_etas).assign(model="bandit (L=1)"),
-    lab.c3_scan(seq, rule, "eta", seq_etas).assign(model=f"sequence (L={seq.L})"),
-    lab.c3_scan(seq, rule, "eps", seq_eps).assign(model=f"sequence (L={seq.L})"),
-    lab.c3_scan(seq, rule, "G", seq_Gs).assign(model=f"sequence (L={seq.L})"),
-    lab.c3_scan(seq, rule, "L", [L for L in seq_Ls if L <= P["L_max"]]).assign(model="sequence (eta proportional to L)"),
-], ignore_index=True), results_dir, "theory_c3")
+table = save_table(
+    pd.concat(
+        [
+            lab.c3_scan(bandit, rule, "eta", bandit_etas).assign(model="bandit (L=1)"),
+            lab.c3_scan(seq, rule, "eta", seq_etas).assign(model=f"sequence (L={seq.L})"),
+            lab.c3_scan(seq, rule, "eps", seq_eps).assign(model=f"sequence (L={seq.L})"),
+            lab.c3_scan(seq, rule, "G", seq_Gs).assign(model=f"sequence (L={seq.L})"),
+            lab.c3_scan(seq, rule, "L", [L for L in seq_Ls if L <= P["L_max"]]).assign(
+                model="sequence (eta proportional to L)"
+            ),
+        ],
+        ignore_index=True,
+    ),
+    results_dir,
+    "theory_c3",
+)
 table[["model", "vary", "value", "E_abs_N_raw", "E_abs_C_plus", "ratio", "p_plus"]]
 
 # %% mystnb={"figure": {"caption": "The clipping-bias ratio E|N_raw| / E|C+| against the upper-clip rate p+, for every setting of the scan (bandit and sequence model; one colour per varied quantity). The cross marks the paper's reported value (about 17 at p+ = 1e-3 for Qwen2.5-Math-7B), shown as reported, not reproduced.", "name": "fig-c3"}}
 finite = table[(table.p_plus > 0) & (table.ratio < float("inf"))].assign(setting=lambda d: d.model + ": vary " + d.vary)
-fig = plots.lines(finite, "p_plus", "ratio", hue="setting", ci=None, markers=True, logx=True, logy=True,
-                  xlabel="upper-clip rate $p^+$", ylabel="$\\mathbb{E}|N_{raw}| / \\mathbb{E}|C^+_{tot}|$",
-                  title="Clipping bias is small where few tokens clip",
-                  marks=[(lab.PAPER_C3["p_plus"], lab.PAPER_C3["ratio"], "paper (reported)")])
+fig = plots.lines(
+    finite,
+    "p_plus",
+    "ratio",
+    hue="setting",
+    ci=None,
+    markers=True,
+    logx=True,
+    logy=True,
+    xlabel="upper-clip rate $p^+$",
+    ylabel="$\\mathbb{E}|N_{raw}| / \\mathbb{E}|C^+_{tot}|$",
+    title="Clipping bias is small where few tokens clip",
+    marks=[(lab.PAPER_C3["p_plus"], lab.PAPER_C3["ratio"], "paper (reported)")],
+)
 
 # %% [markdown]
 # ## Verdict (computed)

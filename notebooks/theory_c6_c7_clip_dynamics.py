@@ -27,8 +27,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -42,7 +51,8 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import plots, theory_lab as lab
+from rlvr_lib.experiments import plots
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import save_table, save_verdicts
 
@@ -53,14 +63,33 @@ inits = {"flat": dict(init="flat"), f"skewed q={skew_q}": dict(init="skewed", q=
 table = save_table(lab.dynamics_table(base, rules, inits), results_dir, "theory_c6_c7")
 
 # %% mystnb={"figure": {"caption": "Policy entropy H (nats) during random-reward GRPO under four clip rules, from a flat (left) and a skewed (right) initial policy; bands are 95% intervals over seeds.", "name": "fig-c6-entropy"}}
-fig = plots.grid(table[table.metric == "entropy"], [(k, "entropy $H$ (nats)") for k in inits], "init", "iteration",
-                 hue="rule", ncols=2, xlabel="GRPO iteration", title="Entropy under random rewards")
+fig = plots.grid(
+    table[table.metric == "entropy"],
+    [(k, "entropy $H$ (nats)") for k in inits],
+    "init",
+    "iteration",
+    hue="rule",
+    ncols=2,
+    xlabel="GRPO iteration",
+    title="Entropy under random rewards",
+)
 
 # %% mystnb={"figure": {"caption": "Upper and lower clip fractions and the largest importance ratio per iteration (flat initial policy, symmetric and one-sided rules).", "name": "fig-c6-clip"}}
 flat = table[table.init == "flat"]
-fig = plots.grid(flat, [("clip_high", "upper-clip fraction $p^+$"), ("clip_low", "lower-clip fraction $p^-$"),
-                        ("ratio_max", "max ratio $\\rho$")], "metric", "iteration", hue="rule", ncols=3,
-                 xlabel="GRPO iteration", title="Clip activity (flat initial policy)")
+fig = plots.grid(
+    flat,
+    [
+        ("clip_high", "upper-clip fraction $p^+$"),
+        ("clip_low", "lower-clip fraction $p^-$"),
+        ("ratio_max", "max ratio $\\rho$"),
+    ],
+    "metric",
+    "iteration",
+    hue="rule",
+    ncols=3,
+    xlabel="GRPO iteration",
+    title="Clip activity (flat initial policy)",
+)
 
 # %% [markdown]
 # ## Verdicts (computed)

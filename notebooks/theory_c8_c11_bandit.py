@@ -27,8 +27,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -43,7 +52,8 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
-from rlvr_lib.experiments import plots, theory_lab as lab
+from rlvr_lib.experiments import plots
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import save_table, save_verdicts
 
@@ -53,14 +63,32 @@ curves = save_table(lab.bandit_curves(base, curve_q, eps), results_dir, "theory_
 table = save_table(lab.bandit_table(base, qs, eps), results_dir, "theory_c8_c11")
 
 # %% mystnb={"figure": {"caption": "Accuracy (probability of the correct action) during training when the initial mode (q = 0.5) is the correct action (left) or a wrong one (right); 95% bands over seeds.", "name": "fig-c8-curves"}}
-acc = curves[curves.metric == "accuracy"].assign(mode=lambda d: d.mode_correct.map({True: "mode correct", False: "mode wrong"}))
-fig = plots.grid(acc, [("mode correct", "accuracy $\\pi(a^*)$"), ("mode wrong", "accuracy $\\pi(a^*)$")], "mode",
-                 "iteration", hue="arm", ncols=2, xlabel="GRPO iteration", title="Bandit with a correct action")
+acc = curves[curves.metric == "accuracy"].assign(
+    mode=lambda d: d.mode_correct.map({True: "mode correct", False: "mode wrong"})
+)
+fig = plots.grid(
+    acc,
+    [("mode correct", "accuracy $\\pi(a^*)$"), ("mode wrong", "accuracy $\\pi(a^*)$")],
+    "mode",
+    "iteration",
+    hue="arm",
+    ncols=2,
+    xlabel="GRPO iteration",
+    title="Bandit with a correct action",
+)
 
 # %% mystnb={"figure": {"caption": "Improvement in accuracy after training against the initial accuracy, for each arm; filled markers: the mode is correct, the initial accuracy is q; the wrong-mode settings sit at low initial accuracy (1 - q) / 9. Error bars: 95% intervals over seeds.", "name": "fig-c11-gain"}}
-fig = plots.scatter_ci(table.sort_values("initial_acc"), "initial_acc", "gain", hue="arm", yerr="gain_ci",
-                       xlabel="initial accuracy $\\pi_0(a^*)$", ylabel="accuracy gain", connect=False,
-                       title="Gain against baseline accuracy")
+fig = plots.scatter_ci(
+    table.sort_values("initial_acc"),
+    "initial_acc",
+    "gain",
+    hue="arm",
+    yerr="gain_ci",
+    xlabel="initial accuracy $\\pi_0(a^*)$",
+    ylabel="accuracy gain",
+    connect=False,
+    title="Gain against baseline accuracy",
+)
 
 # %% [markdown]
 # ## Verdicts (computed)

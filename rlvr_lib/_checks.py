@@ -7,7 +7,8 @@ once with a message such as ``n_operands must be an int in [2, 6], got 9``.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class ConfigError(ValueError):

@@ -92,8 +92,14 @@ class ClipOutput:
     cov_selected: torch.Tensor | None = None  # (B, T) bool: tokens detached by Clip-Cov
 
 
-def clip_objective(rule: ClipRule, ratio: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor | None = None,
-                   logp: torch.Tensor | None = None, generator: torch.Generator | None = None) -> ClipOutput:
+def clip_objective(
+    rule: ClipRule,
+    ratio: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    logp: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> ClipOutput:
     """Per-token clipped surrogate of `rule`. `mask` and `logp` are needed only by clip_cov."""
     adv = advantages
     lo, hi = rule.bounds

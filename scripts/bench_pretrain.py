@@ -25,5 +25,7 @@ with tempfile.TemporaryDirectory() as d:
     meta = pretrain(DEFAULT, d, progress=False)
     model, tok = load_policy(d)
     r = evaluate(model, tok, eval_items(DEFAULT.task)[:200], fmt=DEFAULT.task.format, n_samples=8)
-print(f"default base: {meta['wall_s']:.0f} s pretraining at {meta['tokens_per_s']:.0f} tokens/s; greedy "
-      f"{r['greedy_acc']:.3f}, sampled(T=1) {r['sampled_acc']:.3f}, exact {r['exact_acc']:.3f}")
+print(
+    f"default base: {meta['wall_s']:.0f} s pretraining at {meta['tokens_per_s']:.0f} tokens/s; greedy "
+    f"{r['greedy_acc']:.3f}, sampled(T=1) {r['sampled_acc']:.3f}, exact {r['exact_acc']:.3f}"
+)

@@ -12,13 +12,13 @@ import torch
 from datasets import Dataset
 from trl import GRPOTrainer
 
-from rlvr_lib.testbed.bases import base_config
 from rlvr_lib.rl.config import ExperimentConfig
+from rlvr_lib.rl.rewards import make_reward
+from rlvr_lib.rl.trainer import RLVRTrainer
+from rlvr_lib.testbed.bases import base_config
 from rlvr_lib.testbed.models import load_policy
 from rlvr_lib.testbed.pretrain import ensure_base
-from rlvr_lib.rl.rewards import make_reward
 from rlvr_lib.testbed.tasks import train_rows
-from rlvr_lib.rl.trainer import RLVRTrainer
 
 torch.set_flush_denormal(True)
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 40
@@ -37,6 +37,7 @@ def timed(trainer):
             out = fn(*a, **k)
             times[name] += time.perf_counter() - t
             return out
+
         return inner
 
     trainer._generate_and_score_completions = wrap("generation", trainer._generate_and_score_completions)
@@ -46,12 +47,18 @@ def timed(trainer):
 
 
 results = {}
-for rounds in range(2):  # alternate to spread machine noise over both
+for _rounds in range(2):  # alternate to spread machine noise over both
     for name, cls in (("stock", GRPOTrainer), ("rlvr", RLVRTrainer)):
         model, tok = load_policy(path)
         kw = {"clip_rule": cfg.clip} if cls is RLVRTrainer else {}
-        tr = cls(model=model, processing_class=tok, args=cfg.grpo_config("/tmp/bench_trl"), train_dataset=ds,
-                 reward_funcs=[make_reward("random", seed=0)], **kw)
+        tr = cls(
+            model=model,
+            processing_class=tok,
+            args=cfg.grpo_config("/tmp/bench_trl"),
+            train_dataset=ds,
+            reward_funcs=[make_reward("random", seed=0)],
+            **kw,
+        )
         times = timed(tr)
         t0 = time.perf_counter()
         tr.train()

@@ -28,7 +28,12 @@ def tiny_base_cfg():
     return PretrainConfig(
         task=TaskConfig(digits=2, n_train=64, n_eval=16),
         model=ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2),
-        n_corpus=2000, steps=60, batch_size=32, lr=3e-3, warmup=5, contamination=0.25,
+        n_corpus=2000,
+        steps=60,
+        batch_size=32,
+        lr=3e-3,
+        warmup=5,
+        contamination=0.25,
     )
 
 

@@ -45,8 +45,12 @@ def test_notebook_smoke_run(smoke_site, name):
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     # nothing of the machine that executed it: no warnings quoting source paths, no absolute paths in metadata
-    stderr = "".join("".join(o["text"]) for c in nb["cells"] for o in c.get("outputs", [])
-                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    stderr = "".join(
+        "".join(o["text"])
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
     assert "Warning" not in stderr, stderr[:500]
     assert str(ROOT) not in json.dumps(nb["metadata"])
     wall = json.loads((smoke_site / "walls.json").read_text())[name]
@@ -74,8 +78,17 @@ def test_executed_notebook_without_its_results_is_run_again(smoke_site):
 
 @pytest.fixture(scope="module")
 def built_book(smoke_site):
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "--config", "_config.yml",
-           "--path-output", "book", "-W", "--keep-going"]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        "book",
+        "--config",
+        "_config.yml",
+        "--path-output",
+        "book",
+        "-W",
+        "--keep-going",
+    ]
     r = subprocess.run(cmd, cwd=smoke_site, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     return smoke_site / "book" / "_build" / "html"
@@ -113,9 +126,19 @@ def _screenshot(chrome: str, url: str, out: Path, tries: int = 3) -> bool:
     for _ in range(tries):
         tmp = Path(tempfile.mkdtemp(prefix="shot", dir="/tmp")) / "shot.png"
         try:
-            subprocess.run([chrome, *CHROME_FLAGS, f"--user-data-dir={_profile()}", "--window-size=1280,1600",
-                            f"--screenshot={tmp}", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=45)
+            subprocess.run(
+                [
+                    chrome,
+                    *CHROME_FLAGS,
+                    f"--user-data-dir={_profile()}",
+                    "--window-size=1280,1600",
+                    f"--screenshot={tmp}",
+                    url,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=45,
+            )
         except subprocess.TimeoutExpired:
             continue
         if tmp.exists() and tmp.stat().st_size > 10_000:
@@ -131,9 +154,17 @@ def _profile() -> str:
     return tempfile.mkdtemp(prefix="chr", dir="/tmp")
 
 
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                "--disable-dev-shm-usage"]
+CHROME_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 
 def test_book_pages_in_headless_chromium(built_book):
@@ -144,8 +175,11 @@ def test_book_pages_in_headless_chromium(built_book):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}/"
-    pages = sorted(p.relative_to(built_book).as_posix() for p in built_book.rglob("*.html")
-                   if not p.relative_to(built_book).as_posix().startswith(("_static", "_sources", "genindex", "search")))
+    pages = sorted(
+        p.relative_to(built_book).as_posix()
+        for p in built_book.rglob("*.html")
+        if not p.relative_to(built_book).as_posix().startswith(("_static", "_sources", "genindex", "search"))
+    )
     assert "index.html" in pages and "scorecard.html" in pages and "executed/lm_e1_clipping.html" in pages
     problems, n_imgs = [], 0
     try:
@@ -157,8 +191,12 @@ def test_book_pages_in_headless_chromium(built_book):
                 if not (built_book / Path(page).parent / refresh.group(1)).exists():
                     problems.append(f"{page}: redirects to missing {refresh.group(1)}")
                 continue
-            r = subprocess.run([chrome, *CHROME_FLAGS, f"--user-data-dir={_profile()}", "--dump-dom", url],
-                               capture_output=True, text=True, timeout=120)
+            r = subprocess.run(
+                [chrome, *CHROME_FLAGS, f"--user-data-dir={_profile()}", "--dump-dom", url],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             dom = r.stdout
             if r.returncode != 0 or "</html>" not in dom:
                 problems.append(f"{page}: did not load ({r.returncode})")
@@ -173,7 +211,8 @@ def test_book_pages_in_headless_chromium(built_book):
                     continue
                 target = built_book / unquote(urlparse(urljoin(url, src)).path.lstrip("/"))
                 if urlparse(urljoin(url, src)).netloc == urlparse(base).netloc and (
-                        not target.exists() or target.stat().st_size == 0):
+                    not target.exists() or target.stat().st_size == 0
+                ):
                     problems.append(f"{page}: missing image {src}")
             for href in refs.links:
                 full = urljoin(url, href)
@@ -188,8 +227,11 @@ def test_book_pages_in_headless_chromium(built_book):
         ARTIFACTS.mkdir(exist_ok=True)
         for name, page in (("front_page.png", "intro.html"), ("results_page.png", "executed/lm_e1_clipping.html")):
             if not _screenshot(chrome, base + page, ARTIFACTS / name):
-                warnings.warn(f"headless Chromium produced no screenshot of {page} (its --screenshot mode is flaky "
-                              "here); the page itself loaded and was checked above")
+                warnings.warn(
+                    f"headless Chromium produced no screenshot of {page} (its --screenshot mode is flaky "
+                    "here); the page itself loaded and was checked above",
+                    stacklevel=2,
+                )
     finally:
         server.shutdown()
     assert not problems, "\n".join(problems[:40])
@@ -203,4 +245,6 @@ def test_launch_buttons_point_at_committed_notebooks(built_book):
     for link in links:
         m = re.search(r"(book/executed/[\w]+\.ipynb)", unquote(link))
         assert m, link
-        assert (ROOT / m.group(1)).exists() or (ROOT / "notebooks" / Path(m.group(1)).name.replace(".ipynb", ".py")).exists()
+        assert (ROOT / m.group(1)).exists() or (
+            ROOT / "notebooks" / Path(m.group(1)).name.replace(".ipynb", ".py")
+        ).exists()

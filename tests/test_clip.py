@@ -28,8 +28,14 @@ def naive(rule: ClipRule, r: float, a: float):
     return min(raw, clipped), (r < lo and a < 0), (r > hi and a > 0)
 
 
-RULE_CASES = [ClipRule("none"), ClipRule("symmetric", 0.2), ClipRule("asymmetric", 0.2, 0.28),
-              ClipRule("upper_only", 0.2, 0.3), ClipRule("lower_only", 0.1), ClipRule("two_sided", 0.2, 0.2, delta=1.5)]
+RULE_CASES = [
+    ClipRule("none"),
+    ClipRule("symmetric", 0.2),
+    ClipRule("asymmetric", 0.2, 0.28),
+    ClipRule("upper_only", 0.2, 0.3),
+    ClipRule("lower_only", 0.1),
+    ClipRule("two_sided", 0.2, 0.2, delta=1.5),
+]
 
 
 @pytest.mark.parametrize("rule", RULE_CASES, ids=lambda r: r.name)
@@ -66,8 +72,9 @@ def test_clip_cov_detaches_a_random_share_inside_the_window():
     mask = torch.ones(64, 32)
     rule = ClipRule("clip_cov", 0.2, cov_ratio=0.01, cov_lb=1.0, cov_ub=5.0)
     lp = logp.clone().requires_grad_(True)
-    out = clip_objective(rule, torch.ones_like(lp) * torch.exp(lp - lp.detach()), adv, mask, lp,
-                         torch.Generator().manual_seed(1))
+    out = clip_objective(
+        rule, torch.ones_like(lp) * torch.exp(lp - lp.detach()), adv, mask, lp, torch.Generator().manual_seed(1)
+    )
     sel = out.cov_selected
     assert int(sel.sum()) == int(0.01 * mask.numel())
     a = adv.expand_as(logp)
@@ -76,7 +83,9 @@ def test_clip_cov_detaches_a_random_share_inside_the_window():
     out.objective.sum().backward()
     assert torch.all(lp.grad[sel] == 0) and torch.all(lp.grad[~sel] != 0)
     # objective values are unchanged (only their gradient is removed)
-    assert torch.allclose(out.objective, clip_objective(ClipRule("symmetric", 0.2), torch.ones_like(logp), adv).objective)
+    assert torch.allclose(
+        out.objective, clip_objective(ClipRule("symmetric", 0.2), torch.ones_like(logp), adv).objective
+    )
 
 
 def test_clipping_bias_definition():
@@ -94,16 +103,19 @@ def test_clipping_bias_definition():
     assert clipping_bias(none, ratio, adv, mask)["ratio"] == math.inf  # nothing clipped: no bias
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(name="ppo"), "clip_rule must be one of"),
-    (dict(eps_low=0.0), "epsilon must be"),
-    (dict(eps_low=1.5), "epsilon must be"),
-    (dict(name="two_sided"), "delta must be set"),
-    (dict(name="two_sided", delta=1.1), "delta must be"),
-    (dict(name="symmetric", delta=3.0), "delta is only used"),
-    (dict(cov_ratio=2.0), "clip_cov_ratio"),
-    (dict(cov_lb=5.0, cov_ub=1.0), "clip_cov_lb"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(name="ppo"), "clip_rule must be one of"),
+        (dict(eps_low=0.0), "epsilon must be"),
+        (dict(eps_low=1.5), "epsilon must be"),
+        (dict(name="two_sided"), "delta must be set"),
+        (dict(name="two_sided", delta=1.1), "delta must be"),
+        (dict(name="symmetric", delta=3.0), "delta is only used"),
+        (dict(cov_ratio=2.0), "clip_cov_ratio"),
+        (dict(cov_lb=5.0, cov_ub=1.0), "clip_cov_lb"),
+    ],
+)
 def test_bad_rules(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         ClipRule(**kwargs)

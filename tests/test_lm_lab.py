@@ -16,8 +16,18 @@ def fake_runs(changes: dict[str, list[float]], metric="eval/sampled_acc", initia
         for seed, d in enumerate(deltas):
             rid = f"{arm}-{seed}"
             for step, v in ((0, initial), (50, initial + d / 2), (100, initial + d)):
-                rows.append({"run_id": rid, "group": "", "arm": arm, "seed": seed, "status": "complete",
-                             "step": step, "metric": metric, "value": v})
+                rows.append(
+                    {
+                        "run_id": rid,
+                        "group": "",
+                        "arm": arm,
+                        "seed": seed,
+                        "status": "complete",
+                        "step": step,
+                        "metric": metric,
+                        "value": v,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -48,12 +58,38 @@ def test_interval_sign_and_verdicts():
 def test_windowed_recomputes_the_bias_ratio_from_window_means():
     rows = []
     for step in range(1, 11):
-        rows += [{"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
-                  "metric": "clip/n_raw", "value": 10.0},
-                 {"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
-                  "metric": "clip/c_plus", "value": 1.0 if step == 2 else 0.0},
-                 {"run_id": "r", "group": "", "arm": "a", "seed": 0, "status": "complete", "step": step,
-                  "metric": "entropy", "value": float(step)}]
+        rows += [
+            {
+                "run_id": "r",
+                "group": "",
+                "arm": "a",
+                "seed": 0,
+                "status": "complete",
+                "step": step,
+                "metric": "clip/n_raw",
+                "value": 10.0,
+            },
+            {
+                "run_id": "r",
+                "group": "",
+                "arm": "a",
+                "seed": 0,
+                "status": "complete",
+                "step": step,
+                "metric": "clip/c_plus",
+                "value": 1.0 if step == 2 else 0.0,
+            },
+            {
+                "run_id": "r",
+                "group": "",
+                "arm": "a",
+                "seed": 0,
+                "status": "complete",
+                "step": step,
+                "metric": "entropy",
+                "value": float(step),
+            },
+        ]
     w = lm.windowed(pd.DataFrame(rows), ["entropy", "clip/bias_ratio"], window=4)
     ent = w[w.metric == "entropy"].set_index("step").value
     assert ent.to_dict() == {4: 2.5, 8: 6.5, 10: 9.5}  # the last window holds steps 9-10 and is labelled 10
@@ -64,8 +100,10 @@ def test_windowed_recomputes_the_bias_ratio_from_window_means():
 def test_choose_lr_rule():
     rows = []
     for lr, gain, greedy, div in ((1e-5, 0.1, 0.0, 0), (2e-5, 0.3, -0.1, 0), (5e-5, 0.2, 0.0, 0), (1e-4, 0.9, 0.0, 1)):
-        rows += [{"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/sampled_acc", "change": gain, "diverged": div},
-                 {"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/greedy_acc", "change": greedy, "diverged": div}]
+        rows += [
+            {"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/sampled_acc", "change": gain, "diverged": div},
+            {"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/greedy_acc", "change": greedy, "diverged": div},
+        ]
     assert lm.choose_lr(pd.DataFrame(rows)) == 5e-5  # 2e-5 lost greedy accuracy, 1e-4 diverged
     assert "largest in the grid" in lm.grid_edge_note(5e-5, [1e-5, 5e-5])
 

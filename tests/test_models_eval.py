@@ -60,8 +60,13 @@ def test_pretraining_is_deterministic_and_loss_falls(tmp_path, tiny_base_cfg):
 
 
 def test_cache_key_tracks_every_dial(tiny_base_cfg):
-    keys = {tiny_base_cfg.key, tiny_base_cfg.with_(steps=61).key, tiny_base_cfg.with_(reliable_share=0.5).key,
-            tiny_base_cfg.with_(contamination=0.0).key, tiny_base_cfg.with_(seed=1).key}
+    keys = {
+        tiny_base_cfg.key,
+        tiny_base_cfg.with_(steps=61).key,
+        tiny_base_cfg.with_(reliable_share=0.5).key,
+        tiny_base_cfg.with_(contamination=0.0).key,
+        tiny_base_cfg.with_(seed=1).key,
+    }
     assert len(keys) == 5
     assert PretrainConfig.from_dict(json.loads(json.dumps(tiny_base_cfg.to_dict()))).key == tiny_base_cfg.key
 
@@ -101,15 +106,28 @@ def test_evaluation_metrics_are_consistent(tiny_base, tiny_base_cfg):
     model, tok = load_policy(tiny_base)
     items = eval_items(tiny_base_cfg.task, tiny_base_cfg.contamination)
     r = evaluate(model, tok, items, fmt="worked", n_samples=6, ks=(1, 2, 6))
-    for k in ("greedy_acc", "exact_acc", "sampled_acc", "pass@1", "pass@2", "pass@6", "entropy",
-              "share_reliable", "share_shortcut", "share_other", "clean/greedy_acc", "contaminated/sampled_acc"):
+    for k in (
+        "greedy_acc",
+        "exact_acc",
+        "sampled_acc",
+        "pass@1",
+        "pass@2",
+        "pass@6",
+        "entropy",
+        "share_reliable",
+        "share_shortcut",
+        "share_other",
+        "clean/greedy_acc",
+        "contaminated/sampled_acc",
+    ):
         assert k in r and np.isfinite(r[k]), k
     assert r["pass@1"] == pytest.approx(r["sampled_acc"])
     assert r["pass@1"] <= r["pass@2"] <= r["pass@6"]
     assert r["share_reliable"] + r["share_shortcut"] + r["share_other"] == pytest.approx(1.0)
     assert r["clean/n_items"] + r["contaminated/n_items"] == len(items)
-    assert evaluate(model, tok, items, fmt="worked", n_samples=6, ks=(1,)) == \
-        evaluate(model, tok, items, fmt="worked", n_samples=6, ks=(1,))
+    assert evaluate(model, tok, items, fmt="worked", n_samples=6, ks=(1,)) == evaluate(
+        model, tok, items, fmt="worked", n_samples=6, ks=(1,)
+    )
 
 
 def test_exact_accuracy_matches_sampling_frequency(tiny_base):

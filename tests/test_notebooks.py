@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rlvr_lib.pipeline.runner import THEORY, TINY_LM, NOTEBOOKS, run_notebook
+from rlvr_lib.pipeline.runner import NOTEBOOKS, THEORY, TINY_LM, run_notebook
 
 
 def test_every_notebook_is_listed():

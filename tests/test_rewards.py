@@ -16,8 +16,10 @@ def test_ground_truth_format_incorrect():
 
 
 def test_stable_metric_names():
-    names = {n: make_reward(n).__name__ for n in ("ground_truth", "random", "format", "incorrect", "noisy",
-                                                  "constant", "neg_entropy")}
+    names = {
+        n: make_reward(n).__name__
+        for n in ("ground_truth", "random", "format", "incorrect", "noisy", "constant", "neg_entropy")
+    }
     assert names == {n: n for n in names}
 
 
@@ -63,15 +65,18 @@ def test_neg_entropy_reward_needs_a_policy_and_is_minus_entropy(tiny_base):
     assert out == pytest.approx([-e.mean() for e in ents], abs=1e-4)
 
 
-@pytest.mark.parametrize("completion, gold, expected", [
-    ("The answer is $\\boxed{\\frac{1}{2}}$", "1/2", 1.0),
-    ("so x = 0.5, i.e. \\boxed{0.5}", "\\frac{1}{2}", 1.0),
-    ("\\boxed{3}", "4", 0.0),
-    ("", "4", 0.0),
-    ("\\boxed{", "4", 0.0),
-    ("}}}{{{\\frac", "1", 0.0),
-    (None, "1", 0.0),
-])
+@pytest.mark.parametrize(
+    "completion, gold, expected",
+    [
+        ("The answer is $\\boxed{\\frac{1}{2}}$", "1/2", 1.0),
+        ("so x = 0.5, i.e. \\boxed{0.5}", "\\frac{1}{2}", 1.0),
+        ("\\boxed{3}", "4", 0.0),
+        ("", "4", 0.0),
+        ("\\boxed{", "4", 0.0),
+        ("}}}{{{\\frac", "1", 0.0),
+        (None, "1", 0.0),
+    ],
+)
 def test_math_verify_reward(completion, gold, expected):
     assert MathVerifyReward.score(completion, gold) == expected
 

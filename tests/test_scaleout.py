@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from rlvr_lib._checks import ConfigError
+from rlvr_lib.rl.records import read_metrics, read_status
 from rlvr_lib.scale.data import apply_template, load_raw
 from rlvr_lib.scale.recipes import RECIPE_DIR, load_recipe, trl_accelerate_config
-from rlvr_lib.rl.records import read_metrics, read_status
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,8 +29,13 @@ def tiny_files(tmp_path_factory, tiny_base, tiny_base_cfg):
     import pandas as pd
 
     pd.DataFrame(rows).to_parquet(d / "train.parquet")
-    return {"model": str(tiny_base), "dataset": str(d / "train.jsonl"), "eval_dataset": str(d / "eval.jsonl"),
-            "parquet": str(d / "train.parquet"), "dir": d}
+    return {
+        "model": str(tiny_base),
+        "dataset": str(d / "train.jsonl"),
+        "eval_dataset": str(d / "eval.jsonl"),
+        "parquet": str(d / "train.parquet"),
+        "dir": d,
+    }
 
 
 @pytest.mark.parametrize("path", sorted(RECIPE_DIR.glob("*.yaml")), ids=lambda p: p.stem)
@@ -52,19 +57,23 @@ def test_paper_reward_arms():
     assert load_recipe("qwen25_math_7b_random_noclip").exp.clip_rule == "none"
 
 
-@pytest.mark.parametrize("over, match", [
-    ({"experimentt": {}}, "unknown recipe key"),
-    ({"experiment.prompts_per_step": 3, "num_processes": 5}, "batch arithmetic"),
-    ({"experiment.learning_rat": 1e-6}, "unknown parameter"),
-    ({"template": "fancy"}, "template must be one of"),
-    ({"dataset": "gsm8k"}, "dataset must be one of"),
-    ({"accelerate_config": "zero9"}, "accelerate_config must be one of"),
-])
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        ({"experimentt": {}}, "unknown recipe key"),
+        ({"experiment.prompts_per_step": 3, "num_processes": 5}, "batch arithmetic"),
+        ({"experiment.learning_rat": 1e-6}, "unknown parameter"),
+        ({"template": "fancy"}, "template must be one of"),
+        ({"dataset": "gsm8k"}, "dataset must be one of"),
+        ({"accelerate_config": "zero9"}, "accelerate_config must be one of"),
+    ],
+)
 def test_bad_recipes_fail_before_any_model_is_loaded(over, match, monkeypatch):
     import transformers
 
-    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained",
-                        lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(
+        transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: pytest.fail("a model was loaded")
+    )
     with pytest.raises(ConfigError, match=match):
         load_recipe("qwen25_math_7b_random_clip", over)
 
@@ -88,28 +97,70 @@ def test_loaders_read_local_files_with_templates(tiny_files):
 
 
 def test_dry_run_prints_the_plan(tiny_files):
-    r = subprocess.run([sys.executable, "-m", "rlvr_lib.entry", "--recipe", "qwen25_math_7b_random_clip", "--dry-run"],
-                       capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "rlvr_lib.entry", "--recipe", "qwen25_math_7b_random_clip", "--dry-run"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert plan["completions_per_step"] == 128 and plan["per_device_batch"] == 4
     assert plan["grpo_overrides"]["steps_per_generation"] == 32  # 8 optimizer steps x 4 micro-batches
-    bad = subprocess.run([sys.executable, "-m", "rlvr_lib.entry", "--recipe", "qwen25_math_7b_random_clip", "--set",
-                          "experiment.prompts_per_step=3", "--set", "num_processes=5"], capture_output=True, text=True,
-                         cwd=ROOT)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlvr_lib.entry",
+            "--recipe",
+            "qwen25_math_7b_random_clip",
+            "--set",
+            "experiment.prompts_per_step=3",
+            "--set",
+            "num_processes=5",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert bad.returncode == 2 and "batch arithmetic" in bad.stderr
 
 
 def _launch(tiny_files, out, nproc):
-    args = ["-m", "rlvr_lib.entry", "--recipe", "tiny_local", "--set", f"model={tiny_files['model']}",
-            "--set", f"dataset={tiny_files['dataset']}", "--set", f"eval_dataset={tiny_files['eval_dataset']}",
-            "--set", f"num_processes={nproc}", "--output-root", str(out)]
+    args = [
+        "-m",
+        "rlvr_lib.entry",
+        "--recipe",
+        "tiny_local",
+        "--set",
+        f"model={tiny_files['model']}",
+        "--set",
+        f"dataset={tiny_files['dataset']}",
+        "--set",
+        f"eval_dataset={tiny_files['eval_dataset']}",
+        "--set",
+        f"num_processes={nproc}",
+        "--output-root",
+        str(out),
+    ]
     if nproc == 1:
         cmd = [sys.executable, *args]
     else:
         accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or "accelerate"
-        cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", str(nproc), "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", *args]
+        cmd = [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(nproc),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            *args,
+        ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

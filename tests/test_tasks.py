@@ -4,9 +4,22 @@ from collections import Counter
 import pytest
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.testbed.tasks import (Problem, TaskConfig, build_corpus, column_steps, completion_style, contaminated_ids,
-                            correct_completions, eval_items, extract_answer, is_correct, is_well_formed,
-                            make_splits, render, style_answer)
+from rlvr_lib.testbed.tasks import (
+    Problem,
+    TaskConfig,
+    build_corpus,
+    column_steps,
+    completion_style,
+    contaminated_ids,
+    correct_completions,
+    eval_items,
+    extract_answer,
+    is_correct,
+    is_well_formed,
+    make_splits,
+    render,
+    style_answer,
+)
 
 
 def test_column_method_matches_integer_sum():
@@ -33,8 +46,27 @@ def test_render_examples_and_style_tags():
     assert correct_completions(Problem((12, 34)), "worked") == ["#2+4=6,1+3=4>46", "~2+4=6,1+3=4>46"]
 
 
-@pytest.mark.parametrize("text", [None, 3, "", ">", "#", "#>", "#>12a", "#>-5", "#> ", ">>", "#>1 2", "#>٣",
-                                  "x" * 10000, "#>1\x00", ">\n", "#>１２"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        3,
+        "",
+        ">",
+        "#",
+        "#>",
+        "#>12a",
+        "#>-5",
+        "#> ",
+        ">>",
+        "#>1 2",
+        "#>٣",
+        "x" * 10000,
+        "#>1\x00",
+        ">\n",
+        "#>１２",
+    ],
+)
 def test_verifier_never_raises_and_rejects_malformed(text):
     assert extract_answer(text) is None
     assert is_correct(text, "12") is False
@@ -80,26 +112,32 @@ def test_strategy_share_within_binomial_tolerance(share):
     assert all(completion_style(r["completion"]) == r["style"] for r in rows)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(task="mul"), "task must be one of"),
-    (dict(digits=0), "digits must be an int in"),
-    (dict(n_operands=1), "n_operands"),
-    (dict(format="cot"), "format must be one of"),
-    (dict(n_train=-1), "n_train"),
-    (dict(digits=1, n_train=60), "at most half"),
-    (dict(seed=1.5), "seed must be an int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(task="mul"), "task must be one of"),
+        (dict(digits=0), "digits must be an int in"),
+        (dict(n_operands=1), "n_operands"),
+        (dict(format="cot"), "format must be one of"),
+        (dict(n_train=-1), "n_train"),
+        (dict(digits=1, n_train=60), "at most half"),
+        (dict(seed=1.5), "seed must be an int"),
+    ],
+)
 def test_bad_task_dials(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         TaskConfig(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(reliable_share=1.5), "reliable_share must be a finite number in"),
-    (dict(reliable_share=-0.1), "reliable_share"),
-    (dict(contamination=2), "contamination"),
-    (dict(n_problems=0), "n_problems"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(reliable_share=1.5), "reliable_share must be a finite number in"),
+        (dict(reliable_share=-0.1), "reliable_share"),
+        (dict(contamination=2), "contamination"),
+        (dict(n_problems=0), "n_problems"),
+    ],
+)
 def test_bad_corpus_dials(kwargs, match):
     args = dict(n_problems=10, reliable_share=0.5) | kwargs
     with pytest.raises(ConfigError, match=match):

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from rlvr_lib import clip
+from rlvr_lib.clip import ClipRule
+from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.theory import misalignment as mis
 from rlvr_lib.theory import simulator as theory
-from rlvr_lib.experiments import theory_lab as lab
-from rlvr_lib.clip import ClipRule
 from rlvr_lib.theory.simulator import SimConfig
 
 
@@ -50,8 +50,9 @@ def test_c5_closed_form_values_from_the_brief(pi, c):
     assert theory.entropy_change_coefficient(pi) == pytest.approx(c, abs=1e-3)
 
 
-@pytest.mark.parametrize("pi", [np.full(10, 0.1), theory.skewed_policy(10, 0.5), theory.skewed_policy(100, 0.9),
-                                np.array([0.6, 0.3, 0.1])])
+@pytest.mark.parametrize(
+    "pi", [np.full(10, 0.1), theory.skewed_policy(10, 0.5), theory.skewed_policy(100, 0.9), np.array([0.6, 0.3, 0.1])]
+)
 def test_c5_closed_form_against_monte_carlo(pi):
     """Tolerance: 4 standard errors plus 3% for the O(eta^3) remainder at eta = 0.02."""
     eta = 0.02

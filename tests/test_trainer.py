@@ -17,9 +17,9 @@ from trl import GRPOTrainer
 
 from rlvr_lib._checks import ConfigError
 from rlvr_lib.rl.config import ExperimentConfig
-from rlvr_lib.testbed.models import load_policy
-from rlvr_lib.rl.records import is_finished, load_runs, read_metrics, read_status
 from rlvr_lib.rl.driver import RecordCallback, build_trainer, run_dir_of, run_experiment
+from rlvr_lib.rl.records import is_finished, load_runs, read_metrics, read_status
+from rlvr_lib.testbed.models import load_policy
 
 # The methods of TRL's GRPOTrainer that RLVRTrainer mirrors or relies on, as pinned (trl 1.16.0).
 # If this fails, TRL's loss changed: re-read GRPOTrainer._compute_loss, update RLVRTrainer, re-run the parity
@@ -39,8 +39,14 @@ def test_canary_trl_loss_code_unchanged():
 @pytest.fixture(scope="module")
 def parity_trainer(tiny_base, tmp_path_factory):
     model, tok = load_policy(tiny_base)
-    cfg = ExperimentConfig(base=str(tiny_base), num_generations=4, prompts_per_step=2, max_completion_length=12,
-                           beta=0.04, reward={"random": 1.0})
+    cfg = ExperimentConfig(
+        base=str(tiny_base),
+        num_generations=4,
+        prompts_per_step=2,
+        max_completion_length=12,
+        beta=0.04,
+        reward={"random": 1.0},
+    )
     ds = Dataset.from_list([{"prompt": "12+34=", "answer": "46"}] * 8)
     tr = build_trainer(cfg, model, tok, ds, tmp_path_factory.mktemp("trl"))
     tr.current_gradient_accumulation_steps = 1
@@ -60,8 +66,10 @@ def fake_inputs(tok, seed):
     completion_mask = (torch.arange(T)[None] < lengths[:, None]).long()
     logp = -3.1 + 0.4 * torch.randn(B, T, generator=g)  # near an untrained model's log(1/23): ratios both sides of 1
     return {
-        "prompt_ids": prompt_ids, "prompt_mask": prompt_mask,
-        "completion_ids": completion_ids, "completion_mask": completion_mask,
+        "prompt_ids": prompt_ids,
+        "prompt_mask": prompt_mask,
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
         "advantages": torch.randn(B, generator=g) * 1.5,
         "old_per_token_logps": logp,  # not the model's log-probs: ratios far from 1, clipping binds
         "ref_per_token_logps": logp + torch.randn(B, T, generator=g) * 0.3,
@@ -70,9 +78,12 @@ def fake_inputs(tok, seed):
 
 
 PARITY_RULES = [
-    ExperimentConfig(clip_rule="symmetric"), ExperimentConfig(clip_rule="asymmetric", epsilon_high=0.28),
-    ExperimentConfig(clip_rule="none"), ExperimentConfig(clip_rule="upper_only"),
-    ExperimentConfig(clip_rule="lower_only"), ExperimentConfig(clip_rule="two_sided", delta=1.6),
+    ExperimentConfig(clip_rule="symmetric"),
+    ExperimentConfig(clip_rule="asymmetric", epsilon_high=0.28),
+    ExperimentConfig(clip_rule="none"),
+    ExperimentConfig(clip_rule="upper_only"),
+    ExperimentConfig(clip_rule="lower_only"),
+    ExperimentConfig(clip_rule="two_sided", delta=1.6),
 ]
 
 
@@ -88,7 +99,10 @@ def test_loss_and_gradient_parity_with_trl(parity_trainer, loss_type, cfg, entro
     tr.entropy_coef, tr._entropy_bonus_enabled = entropy_coef, entropy_coef != 0.0
     inputs = fake_inputs(tok, seed=hash((loss_type, cfg.clip_rule)) % 1000)
     results = []
-    for fn in (lambda: type(tr)._compute_loss(tr, tr.model, inputs), lambda: GRPOTrainer._compute_loss(tr, tr.model, inputs)):
+    for fn in (
+        lambda: type(tr)._compute_loss(tr, tr.model, inputs),
+        lambda: GRPOTrainer._compute_loss(tr, tr.model, inputs),
+    ):
         tr.model.zero_grad()
         tr._metrics["train"].clear()
         loss = fn()
@@ -111,34 +125,73 @@ def test_on_policy_guard():
     ExperimentConfig(clip_rule="symmetric", steps_per_generation=1, num_iterations=2)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(learning_rat=1e-5), "unknown parameter"),
-    (dict(epsilon="0.2"), "epsilon must be of type float"),
-    (dict(max_steps=2.5), "max_steps must be of type int"),
-    (dict(num_generations=1), "num_generations must be an int"),
-    (dict(reward={"oracle": 1.0}), "reward must be one of"),
-    (dict(reward_p=1.2), "reward_p"),
-    (dict(loss_type="sum"), "loss_type must be one of"),
-    (dict(clip_rule="two_sided"), "delta must be set"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(learning_rat=1e-5), "unknown parameter"),
+        (dict(epsilon="0.2"), "epsilon must be of type float"),
+        (dict(max_steps=2.5), "max_steps must be of type int"),
+        (dict(num_generations=1), "num_generations must be an int"),
+        (dict(reward={"oracle": 1.0}), "reward must be one of"),
+        (dict(reward_p=1.2), "reward_p"),
+        (dict(loss_type="sum"), "loss_type must be one of"),
+        (dict(clip_rule="two_sided"), "delta must be set"),
+    ],
+)
 def test_bad_experiment_parameters(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         ExperimentConfig.from_dict(kwargs)
 
 
 def smoke_cfg(tiny_base, tmp_path, **kw):
-    base = dict(base=str(tiny_base), reward={"random": 1.0}, num_generations=4, prompts_per_step=4,
-                steps_per_generation=4, max_steps=8, max_completion_length=16, learning_rate=3e-3,
-                eval_every=4, eval_items=8, eval_n_samples=4, output_root=str(tmp_path), experiment="smoke")
+    base = dict(
+        base=str(tiny_base),
+        reward={"random": 1.0},
+        num_generations=4,
+        prompts_per_step=4,
+        steps_per_generation=4,
+        max_steps=8,
+        max_completion_length=16,
+        learning_rate=3e-3,
+        eval_every=4,
+        eval_items=8,
+        eval_n_samples=4,
+        output_root=str(tmp_path),
+        experiment="smoke",
+    )
     return ExperimentConfig(**{**base, **kw})
 
 
-DOCUMENTED = ["loss", "grad_norm", "reward", "entropy", "clip_ratio/low_mean", "clip_ratio/high_mean",
-              "clip_ratio/region_mean", "clip/n_raw", "clip/c_plus", "clip/bias_ratio", "ratio/max", "ratio/min",
-              "ratio/q01", "ratio/q50", "ratio/q99", "rewards/random/mean", "frac_reward_zero_std",
-              "eval/greedy_acc", "eval/exact_acc", "eval/sampled_acc", "eval/pass@1", "eval/pass@4", "eval/entropy",
-              "eval/share_reliable", "eval/share_shortcut", "eval/clean/greedy_acc", "eval/contaminated/greedy_acc",
-              "eval/from_cache"]
+DOCUMENTED = [
+    "loss",
+    "grad_norm",
+    "reward",
+    "entropy",
+    "clip_ratio/low_mean",
+    "clip_ratio/high_mean",
+    "clip_ratio/region_mean",
+    "clip/n_raw",
+    "clip/c_plus",
+    "clip/bias_ratio",
+    "ratio/max",
+    "ratio/min",
+    "ratio/q01",
+    "ratio/q50",
+    "ratio/q99",
+    "rewards/random/mean",
+    "frac_reward_zero_std",
+    "eval/greedy_acc",
+    "eval/exact_acc",
+    "eval/sampled_acc",
+    "eval/pass@1",
+    "eval/pass@4",
+    "eval/entropy",
+    "eval/share_reliable",
+    "eval/share_shortcut",
+    "eval/clean/greedy_acc",
+    "eval/contaminated/greedy_acc",
+    "eval/from_cache",
+]
 
 
 def test_short_random_reward_run_clips_and_records(tiny_base, tmp_path):
@@ -159,8 +212,13 @@ def test_short_random_reward_run_clips_and_records(tiny_base, tmp_path):
     meta = json.loads((d / "meta.json").read_text())
     assert meta["versions"]["trl"].startswith("1.16")
     # parameters changed: train again in-process and compare
-    tr = build_trainer(cfg.replace(max_steps=2), model, tok, Dataset.from_list([{"prompt": "12+34=", "answer": "46"}] * 64),
-                       tmp_path / "trl")
+    tr = build_trainer(
+        cfg.replace(max_steps=2),
+        model,
+        tok,
+        Dataset.from_list([{"prompt": "12+34=", "answer": "46"}] * 64),
+        tmp_path / "trl",
+    )
     tr.train()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     df = load_runs(tmp_path)
@@ -169,8 +227,10 @@ def test_short_random_reward_run_clips_and_records(tiny_base, tmp_path):
 
 
 def test_on_policy_run_never_clips(tiny_base, tmp_path):
-    d = run_experiment(smoke_cfg(tiny_base, tmp_path, steps_per_generation=1, allow_inert_clip=True, max_steps=3,
-                                 eval_every=100), progress=False)
+    d = run_experiment(
+        smoke_cfg(tiny_base, tmp_path, steps_per_generation=1, allow_inert_clip=True, max_steps=3, eval_every=100),
+        progress=False,
+    )
     rows = [r for r in read_metrics(d) if "ratio/max" in r]
     assert all(r["ratio/max"] == 1.0 and r["clip_ratio/region_mean"] == 0.0 for r in rows)
 
@@ -204,10 +264,17 @@ def test_divergence_ends_cleanly_with_metrics_kept(tiny_base, tmp_path, monkeypa
 
 def test_killed_run_is_not_complete_and_resumes(tiny_base, tmp_path):
     cfg = smoke_cfg(tiny_base, tmp_path, max_steps=40, eval_every=1000)
-    code = ("import sys, json; from rlvr_lib.rl.config import ExperimentConfig; from rlvr_lib.rl.driver import run_experiment;"
-            "run_experiment(ExperimentConfig(**json.loads(sys.argv[1])), progress=False)")
-    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], env=os.environ.copy(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "import sys, json; from rlvr_lib.rl.config import ExperimentConfig; "
+        "from rlvr_lib.rl.driver import run_experiment;"
+        "run_experiment(ExperimentConfig(**json.loads(sys.argv[1])), progress=False)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(cfg.to_dict())],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     d = run_dir_of(cfg)
     deadline = time.time() + 120
     while time.time() < deadline and len(read_metrics(d)) < 3:
@@ -232,19 +299,23 @@ def test_step0_evaluation_is_shared_and_never_moves_training(tiny_base, tmp_path
     evals_dir = Path(tiny_base) / "evals"
     shutil.rmtree(evals_dir, ignore_errors=True)
     a = run_experiment(smoke_cfg(tiny_base, tmp_path / "a", max_steps=4), progress=False)
-    b = run_experiment(smoke_cfg(tiny_base, tmp_path / "b", max_steps=4, clip_rule="none", name="other arm"),
-                       progress=False)
+    b = run_experiment(
+        smoke_cfg(tiny_base, tmp_path / "b", max_steps=4, clip_rule="none", name="other arm"), progress=False
+    )
     c = run_experiment(smoke_cfg(tiny_base, tmp_path / "c", max_steps=4, eval_every=1), progress=False)
     ra, rb, rc = read_metrics(a), read_metrics(b), read_metrics(c)
     e0 = {d.name: next(r for r in rows if r["step"] == 0) for d, rows in ((a, ra), (b, rb), (c, rc))}
     assert e0[a.name]["eval/from_cache"] == 0.0 and e0[b.name]["eval/from_cache"] == 1.0
-    assert {k: v for k, v in e0[a.name].items() if k not in ("eval/from_cache", "eval/wall_s")} == \
-        {k: v for k, v in e0[b.name].items() if k not in ("eval/from_cache", "eval/wall_s")}
+    assert {k: v for k, v in e0[a.name].items() if k not in ("eval/from_cache", "eval/wall_s")} == {
+        k: v for k, v in e0[b.name].items() if k not in ("eval/from_cache", "eval/wall_s")
+    }
     later = [r for r in ra if r["step"] == 4 and "eval/greedy_acc" in r]
     assert later and "eval/from_cache" not in later[0]  # the trained policy is always evaluated
+
     # same config except eval_every: a cached step 0 and three extra evaluations leave training unchanged
     def train_rows(rows):
         return [(r["step"], r["loss"], r.get("reward"), r["grad_norm"]) for r in rows if "loss" in r]
+
     assert train_rows(ra) == train_rows(rc) and len(train_rows(ra)) == 4
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from rlvr_lib._checks import check_choice
-from rlvr_lib.testbed.bases import BASES
 from rlvr_lib.rl.config import ExperimentConfig
-from rlvr_lib.testbed.models import ModelConfig
-from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
 from rlvr_lib.rl.records import load_runs
 from rlvr_lib.stats import interval_sign, mean_ci, seed_band
+from rlvr_lib.testbed.bases import BASES
+from rlvr_lib.testbed.models import ModelConfig
+from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
 from rlvr_lib.testbed.tasks import TaskConfig
 from rlvr_lib.verdicts import Verdict, decide
 
@@ -36,13 +36,33 @@ TUNING_SEEDS = [1000, 1001]
 # 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
 # steps, as the paper's runs do (8 optimizer steps per rollout), so every step after a rollout's first is
 # off-policy and clipping can act
-FULL = dict(max_steps=100, prompts_per_step=2, num_generations=8, steps_per_generation=8, eval_every=50,
-            eval_items=100, eval_n_samples=8)
-SMOKE = dict(max_steps=2, prompts_per_step=2, num_generations=4, steps_per_generation=2, eval_every=2,
-             eval_items=8, eval_n_samples=2, max_completion_length=24)
-SMOKE_BASE = PretrainConfig(task=TaskConfig(digits=2, n_train=64, n_eval=16),
-                            model=ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2),
-                            n_corpus=500, steps=10, batch_size=32, warmup=2)
+FULL = dict(
+    max_steps=100,
+    prompts_per_step=2,
+    num_generations=8,
+    steps_per_generation=8,
+    eval_every=50,
+    eval_items=100,
+    eval_n_samples=8,
+)
+SMOKE = dict(
+    max_steps=2,
+    prompts_per_step=2,
+    num_generations=4,
+    steps_per_generation=2,
+    eval_every=2,
+    eval_items=8,
+    eval_n_samples=2,
+    max_completion_length=24,
+)
+SMOKE_BASE = PretrainConfig(
+    task=TaskConfig(digits=2, n_train=64, n_eval=16),
+    model=ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2),
+    n_corpus=500,
+    steps=10,
+    batch_size=32,
+    warmup=2,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +77,7 @@ class Arm:
     def config(self, base: str) -> dict:
         return {"base": base, **self.fields}
 
-    def with_(self, **changes) -> "Arm":
+    def with_(self, **changes) -> Arm:
         """The same arm (same label) with some fields changed, e.g. a notebook parameter."""
         return Arm(self.label, {**self.fields, **changes})
 
@@ -68,8 +88,9 @@ RANDOM_NO_CLIP = Arm("random, no clip", {"reward": {"random": 1.0}, "clip_rule":
 ENTROPY_COEF = Arm("entropy coef", {"reward": {"constant": 1.0}, "clip_rule": "symmetric"})  # + entropy_coef < 0
 ENTROPY_REWARD = Arm("entropy reward", {"reward": {"neg_entropy": 1.0}, "clip_rule": "symmetric"})
 EPS_02 = Arm("eps=0.2", {"reward": {"random": 1.0}, "clip_rule": "symmetric", "epsilon": 0.2})
-CLIP_HIGHER = Arm("eps_high=0.28", {"reward": {"random": 1.0}, "clip_rule": "asymmetric", "epsilon": 0.2,
-                                    "epsilon_high": 0.28})
+CLIP_HIGHER = Arm(
+    "eps_high=0.28", {"reward": {"random": 1.0}, "clip_rule": "asymmetric", "epsilon": 0.2, "epsilon_high": 0.28}
+)
 RANDOM = Arm("random", {"reward": {"random": 1.0}, "clip_rule": "symmetric"})  # E7's name for RANDOM_CLIP
 
 
@@ -84,16 +105,23 @@ def base(name: str, profile: str) -> str:
     check_choice("base", name, BASES)
     if profile == "full":
         return name
-    dials = {k: v for k, v in BASES[name].to_dict().items()
-             if k in ("reliable_share", "contamination") and v != getattr(BASES["default"], k)}
+    dials = {
+        k: v
+        for k, v in BASES[name].to_dict().items()
+        if k in ("reliable_share", "contamination") and v != getattr(BASES["default"], k)
+    }
     steps = {"steps": max(2, BASES[name].steps // 30)}
     return str(ensure_base(replace(SMOKE_BASE, **dials, **steps), progress=False))
 
 
 def common(profile: str, runs_dir: str, learning_rate: float) -> dict:
     check_choice("profile", profile, ("full", "smoke"))
-    return {**(FULL if profile == "full" else SMOKE), "learning_rate": learning_rate, "output_root": runs_dir,
-            "experiment": EXPERIMENT}
+    return {
+        **(FULL if profile == "full" else SMOKE),
+        "learning_rate": learning_rate,
+        "output_root": runs_dir,
+        "experiment": EXPERIMENT,
+    }
 
 
 def seeds_for(profile: str, seeds: list[int]) -> list[int]:
@@ -106,8 +134,8 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
     A diverged run is kept and marked; a failing run raises."""
     from tqdm import tqdm
 
-    from rlvr_lib.rl.records import is_finished
     from rlvr_lib.rl.driver import run_dir_of, run_experiment
+    from rlvr_lib.rl.records import is_finished
 
     cfgs = []
     for key, over in arms.items():
@@ -125,7 +153,9 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
         run_experiment(cfg, progress=False)
         members.setdefault((group, arm), []).append(cfg.run_id)
     if progress:
-        print(f"{len(cfgs)} runs ({len(cfgs) - cached} trained now, {cached} found finished in {shared['output_root']})")
+        print(
+            f"{len(cfgs)} runs ({len(cfgs) - cached} trained now, {cached} found finished in {shared['output_root']})"
+        )
     df = load_runs(Path(shared["output_root"]) / EXPERIMENT)
     # two arms may be the same configuration (then they share the runs): one copy of the rows per arm
     parts = [df[df.run_id.isin(ids)].assign(group=group, arm=arm) for (group, arm), ids in members.items()]
@@ -161,9 +191,18 @@ def change_table(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("a
             m, h, n = mean_ci(g.change.to_numpy(float))
             mi, _, _ = mean_ci(g.initial.to_numpy(float))
             mf, _, _ = mean_ci(g.final.to_numpy(float))
-            rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "metric": metric,
-                         "initial": mi, "final": mf, "change": m, "ci": h, "n": n,
-                         "diverged": int((g.status == "diverged").sum())})
+            rows.append(
+                {
+                    **dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                    "metric": metric,
+                    "initial": mi,
+                    "final": mf,
+                    "change": m,
+                    "ci": h,
+                    "n": n,
+                    "diverged": int((g.status == "diverged").sum()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -204,8 +243,10 @@ def load_hparams(results_dir: str) -> dict:
 def grid_edge_note(chosen: float, grid: list[float]) -> str:
     """Say plainly when the chosen value sits at the edge of its grid (the optimum may lie beyond it)."""
     if chosen == max(grid):
-        return ("note: the chosen rate is the largest in the grid; a larger one might gain more or be unstable. "
-                "The grid was fixed before looking and is not extended after the fact; the rule's choice stands.")
+        return (
+            "note: the chosen rate is the largest in the grid; a larger one might gain more or be unstable. "
+            "The grid was fixed before looking and is not extended after the fact; the rule's choice stands."
+        )
     if chosen == min(grid):
         return "note: the chosen rate is the smallest in the grid; a smaller one might do better."
     return "the chosen rate is inside the grid."
@@ -240,13 +281,27 @@ def e1_verdicts(df: pd.DataFrame, table: pd.DataFrame) -> list[Verdict]:
     dA = paired_difference(df, "eval/sampled_acc", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
     s_ratio, s_acc = interval_sign(dR[0], dR[1]), interval_sign(dA[0], dA[1])
     return [
-        verdict_from_sign("C4", c4.change, c4.ci, "random reward without clipping: change in held-out sampled "
-                          f"accuracy {fmt(c4.change, c4.ci)} (mean [95% interval] over seeds)"),
-        verdict_from_sign("C6", dH[0], dH[1], "change in held-out entropy, clip minus no clip (paired by seed): "
-                          f"{fmt(dH[0], dH[1])} nats", expect=-1),
-        Verdict("C7", decide(s_ratio > 0 and s_acc > 0, s_ratio < 0 or s_acc < 0),
-                f"peak importance ratio, no clip minus clip: {fmt(dR[0], dR[1])}; change in sampled accuracy, clip "
-                f"minus no clip: {fmt(dA[0], dA[1])}", "tiny LM"),
+        verdict_from_sign(
+            "C4",
+            c4.change,
+            c4.ci,
+            "random reward without clipping: change in held-out sampled "
+            f"accuracy {fmt(c4.change, c4.ci)} (mean [95% interval] over seeds)",
+        ),
+        verdict_from_sign(
+            "C6",
+            dH[0],
+            dH[1],
+            f"change in held-out entropy, clip minus no clip (paired by seed): {fmt(dH[0], dH[1])} nats",
+            expect=-1,
+        ),
+        Verdict(
+            "C7",
+            decide(s_ratio > 0 and s_acc > 0, s_ratio < 0 or s_acc < 0),
+            f"peak importance ratio, no clip minus clip: {fmt(dR[0], dR[1])}; change in sampled accuracy, clip "
+            f"minus no clip: {fmt(dA[0], dA[1])}",
+            "tiny LM",
+        ),
     ]
 
 
@@ -258,12 +313,19 @@ def e2_verdicts(table: pd.DataFrame) -> list[Verdict]:
         w = _row(table[table.group == "shortcut"], arm, "eval/sampled_acc")
         good.append(interval_sign(r.change, r.ci))
         bad.append(interval_sign(w.change, w.ci))
-        lines.append(f"{arm}: {fmt(r.change, r.ci)} on the reliable-mode base, {fmt(w.change, w.ci)} on the "
-                     "shortcut-mode base")
+        lines.append(
+            f"{arm}: {fmt(r.change, r.ci)} on the reliable-mode base, {fmt(w.change, w.ci)} on the shortcut-mode base"
+        )
     ok = all(g > 0 for g in good) and all(b <= 0 for b in bad)
     against = any(b > 0 for b in bad)
-    return [Verdict("C8", decide(ok, against), "change in sampled accuracy under entropy minimisation alone: "
-                    + "; ".join(lines), "tiny LM")]
+    return [
+        Verdict(
+            "C8",
+            decide(ok, against),
+            "change in sampled accuracy under entropy minimisation alone: " + "; ".join(lines),
+            "tiny LM",
+        )
+    ]
 
 
 def e3_verdicts(table: pd.DataFrame) -> list[Verdict]:
@@ -281,10 +343,15 @@ def e3_verdicts(table: pd.DataFrame) -> list[Verdict]:
                 relation = "accuracy moves as the style share predicts"
             else:
                 relation = "accuracy does not move as the style share predicts"
-            out.append(Verdict(
-                f"E3 prior amplification ({base_name} base, {arm})", decide(s_share > 0, s_share < 0),
-                f"change in the preferred style's share {fmt(s.change, s.ci)}; sampled accuracy {fmt(a.change, a.ci)}"
-                f" ({relation})", "tiny LM"))
+            out.append(
+                Verdict(
+                    f"E3 prior amplification ({base_name} base, {arm})",
+                    decide(s_share > 0, s_share < 0),
+                    f"change in the preferred style's share {fmt(s.change, s.ci)}; "
+                    f"sampled accuracy {fmt(a.change, a.ci)} ({relation})",
+                    "tiny LM",
+                )
+            )
     return out
 
 
@@ -292,9 +359,15 @@ def e4_verdicts(table: pd.DataFrame) -> list[Verdict]:
     c = _row(table, RANDOM_CLIP.label, "eval/clean/sampled_acc")
     d = _row(table, RANDOM_CLIP.label, "eval/contaminated/sampled_acc")
     sc, sd = interval_sign(c.change, c.ci), interval_sign(d.change, d.ci)
-    return [Verdict("C9", decide(sc > 0, sd > 0 and sc <= 0),
-                    f"contaminated base, random reward with clipping: sampled-accuracy change on clean items "
-                    f"{fmt(c.change, c.ci)}, on contaminated items {fmt(d.change, d.ci)}", "tiny LM")]
+    return [
+        Verdict(
+            "C9",
+            decide(sc > 0, sd > 0 and sc <= 0),
+            f"contaminated base, random reward with clipping: sampled-accuracy change on clean items "
+            f"{fmt(c.change, c.ci)}, on contaminated items {fmt(d.change, d.ci)}",
+            "tiny LM",
+        )
+    ]
 
 
 def e5_verdicts(ch: pd.DataFrame) -> list[Verdict]:
@@ -307,10 +380,16 @@ def e5_verdicts(ch: pd.DataFrame) -> list[Verdict]:
         out.append((arm, slope, boot))
     arm, slope, (lo, hi) = out[0]
     gt = out[1]
-    return [Verdict("C11", decide(bool(lo > 0), bool(hi < 0)),
-                    f"slope of the sampled-accuracy gain against initial sampled accuracy across bases, random reward "
-                    f"with clipping: {slope:+.3f} (95% bootstrap interval over runs [{lo:+.3f}, {hi:+.3f}]); ground "
-                    f"truth: {gt[1]:+.3f} [{gt[2][0]:+.3f}, {gt[2][1]:+.3f}]", "tiny LM")]
+    return [
+        Verdict(
+            "C11",
+            decide(bool(lo > 0), bool(hi < 0)),
+            f"slope of the sampled-accuracy gain against initial sampled accuracy across bases, random reward "
+            f"with clipping: {slope:+.3f} (95% bootstrap interval over runs [{lo:+.3f}, {hi:+.3f}]); ground "
+            f"truth: {gt[1]:+.3f} [{gt[2][0]:+.3f}, {gt[2][1]:+.3f}]",
+            "tiny LM",
+        )
+    ]
 
 
 def _bootstrap_slope(x, y, n: int = 2000, seed: int = 0):
@@ -329,9 +408,16 @@ def _bootstrap_slope(x, y, n: int = 2000, seed: int = 0):
 
 def e6_verdicts(df: pd.DataFrame) -> list[Verdict]:
     d = paired_difference(df, "eval/entropy", CLIP_HIGHER.label, EPS_02.label, "change")
-    return [verdict_from_sign("C12", d[0], d[1], "clip-higher as an entropy dial: change in held-out entropy with "
-                              f"eps_high = 0.28 minus symmetric eps = 0.2 (random reward, paired by seed): "
-                              f"{fmt(d[0], d[1])} nats")]
+    return [
+        verdict_from_sign(
+            "C12",
+            d[0],
+            d[1],
+            "clip-higher as an entropy dial: change in held-out entropy with "
+            f"eps_high = 0.28 minus symmetric eps = 0.2 (random reward, paired by seed): "
+            f"{fmt(d[0], d[1])} nats",
+        )
+    ]
 
 
 def e7_verdicts(table: pd.DataFrame) -> list[Verdict]:
@@ -339,10 +425,15 @@ def e7_verdicts(table: pd.DataFrame) -> list[Verdict]:
     gt, rnd = acc.loc[GROUND_TRUTH.label], acc.loc[RANDOM.label]
     s_gt, s_rnd = interval_sign(gt.change, gt.ci), interval_sign(rnd.change, rnd.ci)
     order = ", ".join(f"{a} {acc.loc[a, 'change']:+.3f}" for a in acc.sort_values("change", ascending=False).index)
-    return [Verdict("E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",
-                    decide(s_gt > 0 and s_rnd > 0 and gt.change > rnd.change, s_rnd < 0),
-                    f"sampled-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
-                    f"{fmt(rnd.change, rnd.ci)}", "tiny LM")]
+    return [
+        Verdict(
+            "E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",
+            decide(s_gt > 0 and s_rnd > 0 and gt.change > rnd.change, s_rnd < 0),
+            f"sampled-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
+            f"{fmt(rnd.change, rnd.ci)}",
+            "tiny LM",
+        )
+    ]
 
 
 def windowed(df: pd.DataFrame, metrics: list[str], window: int = 8) -> pd.DataFrame:

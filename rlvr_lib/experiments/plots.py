@@ -15,20 +15,46 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 def apply_style():
-    plt.rcParams.update({
-        "figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (6.4, 4.0), "axes.grid": True,
-        "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
-        "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "axes.prop_cycle": plt.cycler(color=PALETTE),
-    })
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "figure.figsize": (6.4, 4.0),
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "axes.prop_cycle": plt.cycler(color=PALETTE),
+        }
+    )
 
 
 apply_style()
 
 
-def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci: str | None = "ci", *, ax=None,
-          xlabel: str = "", ylabel: str = "", title: str = "", logx: bool = False, logy: bool = False,
-          style: str | None = None, legend_title: str | None = None, markers: bool = False,
-          hline: float | None = None, marks: list[tuple[float, float, str]] = ()):
+def lines(
+    df: pd.DataFrame,
+    x: str,
+    y: str = "mean",
+    hue: str | None = None,
+    ci: str | None = "ci",
+    *,
+    ax=None,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    style: str | None = None,
+    legend_title: str | None = None,
+    markers: bool = False,
+    hline: float | None = None,
+    marks: list[tuple[float, float, str]] = (),
+):
     """One line per `hue` (and dash per `style`) with a shaded band of +-`ci`; optional horizontal reference
     line `hline` and labelled reference points `marks` = [(x, y, label), ...] (e.g. a paper's reported value)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
@@ -39,11 +65,19 @@ def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci:
         for j, (s, gg) in enumerate(sub):
             gg = gg.sort_values(x)
             label = " / ".join(str(v) for v in (h, s) if v is not None) or None
-            ax.plot(gg[x], gg[y], dashes[j % 4], color=PALETTE[i % len(PALETTE)], label=label,
-                    marker="o" if markers else None, ms=3)
+            ax.plot(
+                gg[x],
+                gg[y],
+                dashes[j % 4],
+                color=PALETTE[i % len(PALETTE)],
+                label=label,
+                marker="o" if markers else None,
+                ms=3,
+            )
             if ci is not None and ci in gg and np.isfinite(gg[ci]).any():
-                ax.fill_between(gg[x], gg[y] - gg[ci], gg[y] + gg[ci], color=PALETTE[i % len(PALETTE)], alpha=0.18,
-                                lw=0)
+                ax.fill_between(
+                    gg[x], gg[y] - gg[ci], gg[y] + gg[ci], color=PALETTE[i % len(PALETTE)], alpha=0.18, lw=0
+                )
     if hline is not None:
         ax.axhline(hline, color="k", lw=0.8)
     for mx, my, mlabel in marks:
@@ -61,17 +95,38 @@ def lines(df: pd.DataFrame, x: str, y: str = "mean", hue: str | None = None, ci:
     return fig
 
 
-def grid(df: pd.DataFrame, panels: list[tuple[str, str]], panel_col: str, x: str, hue: str, *, ncols: int = 3,
-         xlabel: str = "", title: str = "", style: str | None = None, logy_panels: tuple = (), width: float = 4.2,
-         height: float = 3.2):
+def grid(
+    df: pd.DataFrame,
+    panels: list[tuple[str, str]],
+    panel_col: str,
+    x: str,
+    hue: str,
+    *,
+    ncols: int = 3,
+    xlabel: str = "",
+    title: str = "",
+    style: str | None = None,
+    logy_panels: tuple = (),
+    width: float = 4.2,
+    height: float = 3.2,
+):
     """A grid of `lines` panels, one per (value of `panel_col`, y-label) in `panels`, sharing the legend."""
     n = len(panels)
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     for k, (key, ylabel) in enumerate(panels):
         ax = axes.flat[k]
-        lines(df[df[panel_col] == key], x, hue=hue, style=style, ax=ax, xlabel=xlabel, ylabel=ylabel,
-              logy=key in logy_panels, title=str(key))
+        lines(
+            df[df[panel_col] == key],
+            x,
+            hue=hue,
+            style=style,
+            ax=ax,
+            xlabel=xlabel,
+            ylabel=ylabel,
+            logy=key in logy_panels,
+            title=str(key),
+        )
         if k != 0 and ax.get_legend() is not None:
             ax.get_legend().remove()
     for ax in list(axes.flat)[n:]:
@@ -82,8 +137,19 @@ def grid(df: pd.DataFrame, panels: list[tuple[str, str]], panel_col: str, x: str
     return fig
 
 
-def bars(df: pd.DataFrame, x: str, y: str = "mean", ci: str = "ci", hue: str | None = None, *, xlabel: str = "",
-         ylabel: str = "", title: str = "", ax=None, rotate: int = 0):
+def bars(
+    df: pd.DataFrame,
+    x: str,
+    y: str = "mean",
+    ci: str = "ci",
+    hue: str | None = None,
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    ax=None,
+    rotate: int = 0,
+):
     """Grouped bars with 95% error bars."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
     cats = list(dict.fromkeys(df[x]))
@@ -93,8 +159,15 @@ def bars(df: pd.DataFrame, x: str, y: str = "mean", ci: str = "ci", hue: str | N
         g = df if h is None else df[df[hue] == h]
         g = g.set_index(x).reindex(cats)
         pos = np.arange(len(cats)) + (i - (len(hues) - 1) / 2) * w
-        ax.bar(pos, g[y], w, yerr=g[ci] if ci in g else None, capsize=3, color=PALETTE[i % len(PALETTE)],
-               label=None if h is None else str(h))
+        ax.bar(
+            pos,
+            g[y],
+            w,
+            yerr=g[ci] if ci in g else None,
+            capsize=3,
+            color=PALETTE[i % len(PALETTE)],
+            label=None if h is None else str(h),
+        )
     ax.set_xticks(np.arange(len(cats)), [str(c) for c in cats], rotation=rotate, ha="right" if rotate else "center")
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel(xlabel or x)
@@ -107,14 +180,33 @@ def bars(df: pd.DataFrame, x: str, y: str = "mean", ci: str = "ci", hue: str | N
     return fig
 
 
-def scatter_ci(df: pd.DataFrame, x: str, y: str, hue: str, yerr: str | None = None, *, xlabel: str = "",
-               ylabel: str = "", title: str = "", ax=None, connect: bool = True):
+def scatter_ci(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str,
+    yerr: str | None = None,
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    ax=None,
+    connect: bool = True,
+):
     """Points (with error bars) per `hue`, optionally joined in x order; a zero line for gains."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
     for i, (h, g) in enumerate(df.groupby(hue, sort=False)):
         g = g.sort_values(x)
-        ax.errorbar(g[x], g[y], yerr=g[yerr] if yerr else None, fmt="o-" if connect else "o", ms=4, capsize=3,
-                    color=PALETTE[i % len(PALETTE)], label=str(h))
+        ax.errorbar(
+            g[x],
+            g[y],
+            yerr=g[yerr] if yerr else None,
+            fmt="o-" if connect else "o",
+            ms=4,
+            capsize=3,
+            color=PALETTE[i % len(PALETTE)],
+            label=str(h),
+        )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)

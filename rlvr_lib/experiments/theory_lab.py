@@ -14,17 +14,29 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rlvr_lib.theory import misalignment as mis
 from rlvr_lib.clip import ClipRule
 from rlvr_lib.entropy import softmax_entropy
 from rlvr_lib.stats import mean_ci, t975
-from rlvr_lib.theory.simulator import (SimConfig, enumerate_advantages, entropy_change_coefficient, grpo_iteration,
-                                       initial_logits, max_abs_advantage, mc_entropy_change, simulate, skewed_policy)
+from rlvr_lib.theory import misalignment as mis
+from rlvr_lib.theory.simulator import (
+    SimConfig,
+    entropy_change_coefficient,
+    enumerate_advantages,
+    grpo_iteration,
+    initial_logits,
+    max_abs_advantage,
+    mc_entropy_change,
+    simulate,
+    skewed_policy,
+)
 from rlvr_lib.verdicts import Verdict, decide
 
 # Sizes per notebook and profile: "full" for the book (each notebook <= 60 s on 2 cores), "smoke" for tests.
 PROFILES = {
-    "c2_c5": {"full": dict(n=200_000, n_skew=50_000, grpo_seeds=20_000), "smoke": dict(n=2_000, n_skew=1_000, grpo_seeds=200)},
+    "c2_c5": {
+        "full": dict(n=200_000, n_skew=50_000, grpo_seeds=20_000),
+        "smoke": dict(n=2_000, n_skew=1_000, grpo_seeds=200),
+    },
     "c3": {"full": dict(seeds=256, L_max=256), "smoke": dict(seeds=8, L_max=16)},
     "c6_c7": {"full": dict(seeds=256, iterations=200), "smoke": dict(seeds=8, iterations=5)},
     "c8_c11": {"full": dict(seeds=128, iterations=100), "smoke": dict(seeds=4, iterations=3)},
@@ -39,6 +51,7 @@ def profile(notebook: str, name: str) -> dict:
     check_choice("profile", name, ("full", "smoke"))
     return PROFILES[notebook][name]
 
+
 # ---------------------------------------------------------------------------------------------------------
 # C1: advantages under random rewards, by exact enumeration
 
@@ -49,12 +62,16 @@ def c1_table(Gs=(2, 4, 8, 12, 16), p: float = 0.5) -> pd.DataFrame:
         r, probs, A = enumerate_advantages(G, p)
         a0 = A[:, 0]  # by exchangeability every position has the same law
         flipped = enumerate_advantages(G, p)[2][::-1, 0]  # vectors in reverse order are the complements 1 - r
-        rows.append({
-            "G": G, "max_abs_A": float(np.abs(A).max()), "bound": max_abs_advantage(G),
-            "symmetry_gap": float(np.abs(a0 + flipped).max()),  # A(1 - r) == -A(r), exactly
-            **{f"moment_{k}": float((probs * a0**k).sum()) for k in (1, 2, 3, 4, 5)},
-            "p_all_equal": float(probs[np.all(r == r[:, :1], axis=1)].sum()),
-        })
+        rows.append(
+            {
+                "G": G,
+                "max_abs_A": float(np.abs(A).max()),
+                "bound": max_abs_advantage(G),
+                "symmetry_gap": float(np.abs(a0 + flipped).max()),  # A(1 - r) == -A(r), exactly
+                **{f"moment_{k}": float((probs * a0**k).sum()) for k in (1, 2, 3, 4, 5)},
+                "p_all_equal": float(probs[np.all(r == r[:, :1], axis=1)].sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -63,9 +80,15 @@ def c1_verdicts(t: pd.DataFrame) -> list[Verdict]:
     odd = float(t[["moment_1", "moment_3", "moment_5"]].abs().max().max())
     sym = float(t.symmetry_gap.max())
     ok = bound_ok and odd < 1e-12 and sym < 1e-12
-    return [Verdict("C1", decide(ok, not ok),
-                    f"G in {list(t.G)}: max|A| - (sqrt(G) - 1/sqrt(G)) <= {np.abs(t.max_abs_A - t.bound).max():.1e}; "
-                    f"largest |odd moment| {odd:.1e}; symmetry gap {sym:.1e}", "exact")]
+    return [
+        Verdict(
+            "C1",
+            decide(ok, not ok),
+            f"G in {list(t.G)}: max|A| - (sqrt(G) - 1/sqrt(G)) <= {np.abs(t.max_abs_A - t.bound).max():.1e}; "
+            f"largest |odd moment| {odd:.1e}; symmetry gap {sym:.1e}",
+            "exact",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -86,9 +109,19 @@ def c2_c5_step_table(etas=(0.01, 0.02, 0.05, 0.1, 0.2), n: int = 200_000, seed: 
         c = entropy_change_coefficient(pi)
         for eta in etas:
             m, se, first, first_se = mc_entropy_change(pi, eta, 1.0, n, seed)
-            rows.append({"policy": name, "eta": eta, "mc_mean": m, "mc_se": se, "mc_ci": t975(n - 1) * se,
-                         "first_order_mean": first, "first_order_se": first_se,
-                         "closed_form": eta**2 * c, "coef": c})
+            rows.append(
+                {
+                    "policy": name,
+                    "eta": eta,
+                    "mc_mean": m,
+                    "mc_se": se,
+                    "mc_ci": t975(n - 1) * se,
+                    "first_order_mean": first,
+                    "first_order_se": first_se,
+                    "closed_form": eta**2 * c,
+                    "coef": c,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -103,8 +136,15 @@ def c5_skew_table(K: int = 100, qs=None, eta: float = 0.05, n: int = 100_000, se
     for q in qs:
         pi = skewed_policy(K, float(q))
         m, se, _, _ = mc_entropy_change(pi, eta, 1.0, n, seed)
-        rows.append({"q": float(q), "closed_form": eta**2 * entropy_change_coefficient(pi), "mc_mean": m, "mc_se": se,
-                     "mc_ci": t975(n - 1) * se})
+        rows.append(
+            {
+                "q": float(q),
+                "closed_form": eta**2 * entropy_change_coefficient(pi),
+                "mc_mean": m,
+                "mc_se": se,
+                "mc_ci": t975(n - 1) * se,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -118,8 +158,14 @@ def sign_flip(qs, values) -> float:
     return float(qs[i] - v[i] * (qs[i + 1] - qs[i]) / (v[i + 1] - v[i]))
 
 
-def grpo_entropy_step_table(etas=(0.05, 0.1, 0.2, 0.4), K: int = 10, G: int = 16, seeds: int = 20000,
-                            seed: int = 0, inits=(("flat", 0.5), ("skewed", 0.9))) -> pd.DataFrame:
+def grpo_entropy_step_table(
+    etas=(0.05, 0.1, 0.2, 0.4),
+    K: int = 10,
+    G: int = 16,
+    seeds: int = 20000,
+    seed: int = 0,
+    inits=(("flat", 0.5), ("skewed", 0.9)),
+) -> pd.DataFrame:
     """E[dH] of ONE unclipped GRPO step with random rewards on a bandit, against eta. Each replica is paired
     with its antithetic twin (same responses, rewards 1 - r, advantages negated), which cancels the first-order
     term exactly and leaves the second-order mean."""
@@ -132,8 +178,14 @@ def grpo_entropy_step_table(etas=(0.05, 0.1, 0.2, 0.4), K: int = 10, G: int = 16
             z2, _ = grpo_iteration(z0, cfg, ClipRule("none"), torch.Generator().manual_seed(seed), flip=True)
             dH = (0.5 * (softmax_entropy(z1) + softmax_entropy(z2)) - softmax_entropy(z0)).mean(-1).numpy()
             m, h, _ = mean_ci(dH)
-            rows.append({"init": f"{init} (q={q})" if init == "skewed" else init, "eta": eta, "mean_dH": float(m),
-                         "ci": float(h)})
+            rows.append(
+                {
+                    "init": f"{init} (q={q})" if init == "skewed" else init,
+                    "eta": eta,
+                    "mean_dH": float(m),
+                    "ci": float(h),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -143,10 +195,15 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
     slopes = {p: loglog_slope(g.eta, g.mc_mean) for p, g in step.groupby("policy")}
     gslopes = {i: loglog_slope(g.eta, g.mean_dH) for i, g in grpo.groupby("init")}
     c2_ok = all(abs(s - 2) < 0.15 for s in slopes.values())
-    c2 = Verdict("C2", decide(c2_ok and first_z < 4, not c2_ok),
-                 "log-log slope of E[dH] vs eta: " + ", ".join(f"{k}: {v:.2f}" for k, v in slopes.items())
-                 + f"; first-order term within {first_z:.1f} standard errors of 0 (largest); one unclipped GRPO "
-                 "step on a bandit: slopes " + ", ".join(f"{k}: {v:.2f}" for k, v in gslopes.items()), "tabular")
+    c2 = Verdict(
+        "C2",
+        decide(c2_ok and first_z < 4, not c2_ok),
+        "log-log slope of E[dH] vs eta: "
+        + ", ".join(f"{k}: {v:.2f}" for k, v in slopes.items())
+        + f"; first-order term within {first_z:.1f} standard errors of 0 (largest); one unclipped GRPO "
+        "step on a bandit: slopes " + ", ".join(f"{k}: {v:.2f}" for k, v in gslopes.items()),
+        "tabular",
+    )
     # C5: closed form vs Monte Carlo at the smallest eta; sign by skewness
     small = step[step.eta == step.eta.min()]
     rel = float(((small.mc_mean - small.closed_form).abs() / small.closed_form.abs()).max())
@@ -156,11 +213,15 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
     uniform_neg = signs[UNIFORM] < 0
     tail_pos = signs[DOMINANT] > 0
     ok = rel < 0.05 and uniform_neg and tail_pos
-    c5 = Verdict("C5", decide(ok, not (uniform_neg and tail_pos)),
-                 f"reconstructed closed form vs Monte Carlo at eta={small.eta.iloc[0]}: largest relative gap {rel:.3f}; "
-                 f"uniform policy dH {'<' if uniform_neg else '>='} 0, one-at-0.9-plus-tail dH "
-                 f"{'>' if tail_pos else '<='} 0; for one dominant action among 100 the sign flips at "
-                 f"q = {flip_cf:.2f} (closed form) / {flip_mc:.2f} (Monte Carlo)", "tabular")
+    c5 = Verdict(
+        "C5",
+        decide(ok, not (uniform_neg and tail_pos)),
+        f"reconstructed closed form vs Monte Carlo at eta={small.eta.iloc[0]}: largest relative gap {rel:.3f}; "
+        f"uniform policy dH {'<' if uniform_neg else '>='} 0, one-at-0.9-plus-tail dH "
+        f"{'>' if tail_pos else '<='} 0; for one dominant action among 100 the sign flips at "
+        f"q = {flip_cf:.2f} (closed form) / {flip_mc:.2f} (Monte Carlo)",
+        "tabular",
+    )
     return [c2, c5]
 
 
@@ -169,7 +230,8 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
 
 
 def c3_scan(base: SimConfig, rule: ClipRule, vary: str, values) -> pd.DataFrame:
-    """One GRPO iteration (mu inner steps) per setting: mean abs(N_raw), mean abs(C+), their ratio and the upper-clip rate.
+    """One GRPO iteration (mu inner steps) per setting: mean abs(N_raw), mean abs(C+), their ratio and the
+    upper-clip rate.
 
     `vary` is a SimConfig field or "eps". Varying "L" scales eta with L, so that the per-token step (the
     token-mean objective divides each token's gradient by G L) stays fixed."""
@@ -184,11 +246,21 @@ def c3_scan(base: SimConfig, rule: ClipRule, vary: str, values) -> pd.DataFrame:
         z0 = initial_logits(cfg)
         _, st = grpo_iteration(z0, cfg, r, torch.Generator().manual_seed(cfg.seed))
         n_raw, c_plus = st["n_raw"].numpy(), st["c_plus"].numpy()
-        rows.append({"vary": vary, "value": float(v), "E_abs_N_raw": float(n_raw.mean()),
-                     "E_abs_C_plus": float(c_plus.mean()),
-                     "ratio": float(n_raw.mean() / c_plus.mean()) if c_plus.mean() > 0 else float("inf"),
-                     "p_plus": float(st["high"].mean()), "G": cfg.G, "L": cfg.L, "eta": cfg.eta,
-                     "eps": r.eps_low, "mu": cfg.mu})
+        rows.append(
+            {
+                "vary": vary,
+                "value": float(v),
+                "E_abs_N_raw": float(n_raw.mean()),
+                "E_abs_C_plus": float(c_plus.mean()),
+                "ratio": float(n_raw.mean() / c_plus.mean()) if c_plus.mean() > 0 else float("inf"),
+                "p_plus": float(st["high"].mean()),
+                "G": cfg.G,
+                "L": cfg.L,
+                "eta": cfg.eta,
+                "eps": r.eps_low,
+                "mu": cfg.mu,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -203,11 +275,13 @@ def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
     near = finite.iloc[(np.log(finite.p_plus) - np.log(1e-3)).abs().argsort()[:1]]
     ok = len(low) > 0 and bool((low.ratio > 5).all())
     against = len(low) > 0 and bool((low.ratio < 1).any())
-    stat = (f"over {len(finite)} settings with clipping, |N_raw|/|C+| ranges {finite.ratio.min():.1f} to "
-            f"{finite.ratio.max():.0f}; where p+ <= 1e-2 its minimum is "
-            f"{low.ratio.min() if len(low) else float('nan'):.1f}; nearest to p+ = 1e-3: ratio {near.ratio.iloc[0]:.1f} at "
-            f"p+ = {near.p_plus.iloc[0]:.1e} ({near.vary.iloc[0]} = {near.value.iloc[0]:g}). Paper, as reported: "
-            f"about {PAPER_C3['ratio']} at p+ = 1e-3, G = 16, L = 4096")
+    stat = (
+        f"over {len(finite)} settings with clipping, |N_raw|/|C+| ranges {finite.ratio.min():.1f} to "
+        f"{finite.ratio.max():.0f}; where p+ <= 1e-2 its minimum is "
+        f"{low.ratio.min() if len(low) else float('nan'):.1f}; nearest to p+ = 1e-3: ratio {near.ratio.iloc[0]:.1f} at "
+        f"p+ = {near.p_plus.iloc[0]:.1e} ({near.vary.iloc[0]} = {near.value.iloc[0]:g}). Paper, as reported: "
+        f"about {PAPER_C3['ratio']} at p+ = 1e-3, G = 16, L = 4096"
+    )
     return [Verdict("C3", decide(ok, against), stat, "tabular")]
 
 
@@ -233,8 +307,10 @@ def dynamics_table(base: SimConfig, rules: list[ClipRule], inits: dict[str, dict
             out = simulate(cfg, rule)
             for metric, arr in out.items():
                 m, h, _ = mean_ci(arr, axis=-1)
-                rows += [{"init": init_name, "rule": rule_name, "iteration": t, "metric": metric, "mean": m[t],
-                          "ci": h[t]} for t in range(len(m))]
+                rows += [
+                    {"init": init_name, "rule": rule_name, "iteration": t, "metric": metric, "mean": m[t], "ci": h[t]}
+                    for t in range(len(m))
+                ]
     return pd.DataFrame(rows)
 
 
@@ -249,20 +325,28 @@ def c6_c7_verdicts(t: pd.DataFrame) -> list[Verdict]:
     lines, sym_lower, park = [], [], []
     for init in H.index.get_level_values(0).unique():
         h = H.loc[init]
-        below = lambda a, b: h.loc[a, "mean"] + h.loc[a, "ci"] < h.loc[b, "mean"] - h.loc[b, "ci"]
+        below = lambda a, b, h=h: h.loc[a, "mean"] + h.loc[a, "ci"] < h.loc[b, "mean"] - h.loc[b, "ci"]
         sym_lower.append(below("symmetric", "none"))
         park.append(below("upper_only", "none") and below("none", "lower_only"))
-        lines.append(f"{init}: H0 {H0[init]:.3f} -> none {h.loc['none', 'mean']:.3f}, symmetric "
-                     f"{h.loc['symmetric', 'mean']:.3f}, upper-only {h.loc['upper_only', 'mean']:.3f}, lower-only "
-                     f"{h.loc['lower_only', 'mean']:.3f} (+-{h['ci'].max():.3f})")
+        lines.append(
+            f"{init}: H0 {H0[init]:.3f} -> none {h.loc['none', 'mean']:.3f}, symmetric "
+            f"{h.loc['symmetric', 'mean']:.3f}, upper-only {h.loc['upper_only', 'mean']:.3f}, lower-only "
+            f"{h.loc['lower_only', 'mean']:.3f} (+-{h['ci'].max():.3f})"
+        )
     sym_higher = []
     for init in H.index.get_level_values(0).unique():
         h = H.loc[init]
-        sym_higher.append(h.loc["symmetric", "mean"] - h.loc["symmetric", "ci"] > h.loc["none", "mean"] + h.loc["none", "ci"])
-    c6 = Verdict("C6", decide(all(sym_lower), all(sym_higher)),
-                 "final entropy after random-reward GRPO: " + "; ".join(lines)
-                 + f". Park et al.'s ordering (upper-only < none < lower-only) holds in {sum(park)}/{len(park)} inits",
-                 "tabular")
+        sym_higher.append(
+            h.loc["symmetric", "mean"] - h.loc["symmetric", "ci"] > h.loc["none", "mean"] + h.loc["none", "ci"]
+        )
+    c6 = Verdict(
+        "C6",
+        decide(all(sym_lower), all(sym_higher)),
+        "final entropy after random-reward GRPO: "
+        + "; ".join(lines)
+        + f". Park et al.'s ordering (upper-only < none < lower-only) holds in {sum(park)}/{len(park)} inits",
+        "tabular",
+    )
     c7 = c7_verdict(t)
     return [c6, c7]
 
@@ -290,12 +374,19 @@ def c7_verdict(t: pd.DataFrame) -> Verdict:
         H = final(t[t.init == init], "entropy")
         s = float(H.loc[(init, "symmetric"), "ci"] / H.loc[(init, "none"), "ci"])
         spread.append(s)
-        lines.append(f"{init}: peak mean max-ratio none {pn:.2f} +- {hn:.2f} vs symmetric {ps:.2f} +- {hs:.2f}; "
-                     f"spread of final entropy, clip / no clip {s:.2f}")
+        lines.append(
+            f"{init}: peak mean max-ratio none {pn:.2f} +- {hn:.2f} vs symmetric {ps:.2f} +- {hs:.2f}; "
+            f"spread of final entropy, clip / no clip {s:.2f}"
+        )
     ok = all(lower) and all(s <= 1 for s in spread)
     against = any(higher) or any(s > 1.5 for s in spread)
-    return Verdict("C7", decide(ok, against), "; ".join(lines) + ". Stabilises (tabular) = lower peak ratio and "
-                   "no larger spread of final entropy across seeds, in every initial policy", "tabular")
+    return Verdict(
+        "C7",
+        decide(ok, against),
+        "; ".join(lines) + ". Stabilises (tabular) = lower peak ratio and "
+        "no larger spread of final entropy across seeds, in every initial policy",
+        "tabular",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -318,7 +409,9 @@ class BanditArm:
 BANDIT_GROUND_TRUTH = BanditArm("ground truth", dict(reward="ground_truth"), "symmetric")
 BANDIT_RANDOM_CLIP = BanditArm("random + clip", dict(reward="random"), "symmetric")
 BANDIT_RANDOM_NO_CLIP = BanditArm("random, no clip", dict(reward="random"), "none")
-BANDIT_ENTROPY_MIN = BanditArm("entropy min.", dict(reward="random", p=0.0, entropy_coef=-1.0), "symmetric")  # p = 0: A = 0
+BANDIT_ENTROPY_MIN = BanditArm(
+    "entropy min.", dict(reward="random", p=0.0, entropy_coef=-1.0), "symmetric"
+)  # p = 0: A = 0
 BANDIT_ARMS = (BANDIT_GROUND_TRUTH, BANDIT_RANDOM_CLIP, BANDIT_RANDOM_NO_CLIP, BANDIT_ENTROPY_MIN)
 
 
@@ -334,8 +427,18 @@ def bandit_table(base: SimConfig, qs=(0.2, 0.35, 0.5, 0.65, 0.8), eps: float = 0
                 gain = out["accuracy"][-1] - out["accuracy"][0]
                 m, h, _ = mean_ci(gain)
                 hm, hh, _ = mean_ci(out["entropy"][-1] - out["entropy"][0])
-                rows.append({"mode_correct": mode_correct, "q": float(q), "arm": a.label, "initial_acc": acc0,
-                             "gain": float(m), "gain_ci": float(h), "dH": float(hm), "dH_ci": float(hh)})
+                rows.append(
+                    {
+                        "mode_correct": mode_correct,
+                        "q": float(q),
+                        "arm": a.label,
+                        "initial_acc": acc0,
+                        "gain": float(m),
+                        "gain_ci": float(h),
+                        "dH": float(hm),
+                        "dH_ci": float(hh),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -347,25 +450,44 @@ def bandit_curves(base: SimConfig, q: float = 0.5, eps: float = 0.2) -> pd.DataF
             out = simulate(cfg, a.rule(eps))
             for metric in ("accuracy", "entropy"):
                 m, h, _ = mean_ci(out[metric], axis=-1)
-                rows += [{"mode_correct": mode_correct, "arm": a.label, "iteration": t, "metric": metric, "mean": m[t],
-                          "ci": h[t]} for t in range(len(m))]
+                rows += [
+                    {
+                        "mode_correct": mode_correct,
+                        "arm": a.label,
+                        "iteration": t,
+                        "metric": metric,
+                        "mean": m[t],
+                        "ci": h[t],
+                    }
+                    for t in range(len(m))
+                ]
     return pd.DataFrame(rows)
 
 
 def c8_c11_verdicts(t: pd.DataFrame) -> list[Verdict]:
     em = t[t.arm == BANDIT_ENTROPY_MIN.label]
     em_c, em_w = em[em.mode_correct], em[~em.mode_correct]
-    c8 = Verdict("C8", decide(bool((em_c.gain - em_c.gain_ci > 0).all() and (em_w.gain + em_w.gain_ci < 0).all()),
-                              bool((em_w.gain - em_w.gain_ci > 0).any())),
-                 f"entropy minimisation alone: mean accuracy gain {em_c.gain.mean():+.3f} when the mode is correct "
-                 f"(all {len(em_c)} settings > 0: {bool((em_c.gain - em_c.gain_ci > 0).all())}), {em_w.gain.mean():+.3f} "
-                 f"when it is not (all < 0: {bool((em_w.gain + em_w.gain_ci < 0).all())})", "tabular")
+    c8 = Verdict(
+        "C8",
+        decide(
+            bool((em_c.gain - em_c.gain_ci > 0).all() and (em_w.gain + em_w.gain_ci < 0).all()),
+            bool((em_w.gain - em_w.gain_ci > 0).any()),
+        ),
+        f"entropy minimisation alone: mean accuracy gain {em_c.gain.mean():+.3f} when the mode is correct "
+        f"(all {len(em_c)} settings > 0: {bool((em_c.gain - em_c.gain_ci > 0).all())}), {em_w.gain.mean():+.3f} "
+        f"when it is not (all < 0: {bool((em_w.gain + em_w.gain_ci < 0).all())})",
+        "tabular",
+    )
     rc = t[t.arm == BANDIT_RANDOM_CLIP.label]
     corr = float(np.corrcoef(rc.initial_acc, rc.gain)[0, 1])
     gain_c, gain_w = rc[rc.mode_correct].gain.mean(), rc[~rc.mode_correct].gain.mean()
-    c11 = Verdict("C11", decide(corr > 0.5 and gain_c > gain_w, corr < 0),
-                  f"random reward with clipping: correlation of gain with initial accuracy {corr:+.2f}; mean gain "
-                  f"{gain_c:+.3f} with the mode correct vs {gain_w:+.3f} with it wrong", "tabular")
+    c11 = Verdict(
+        "C11",
+        decide(corr > 0.5 and gain_c > gain_w, corr < 0),
+        f"random reward with clipping: correlation of gain with initial accuracy {corr:+.2f}; mean gain "
+        f"{gain_c:+.3f} with the mode correct vs {gain_w:+.3f} with it wrong",
+        "tabular",
+    )
     return [c8, c11]
 
 
@@ -379,16 +501,34 @@ def c10_table(G: int = 16, n_mc: int = 200_000, seed: int = 0) -> pd.DataFrame:
         e, v = mis.delta_moments(n_c, G)
         ee, ve = mis.delta_moments_enumerated(n_c, G)
         x = mis.simulate_delta(n_c, G, n_mc, seed)
-        rows.append({"n_c": n_c, "E_closed": e, "Var_closed": v, "E_enum": ee, "Var_enum": ve,
-                     "E_mc": float(x.mean()), "E_mc_se": float(x.std() / math.sqrt(n_mc)), "Var_mc": float(x.var())})
+        rows.append(
+            {
+                "n_c": n_c,
+                "E_closed": e,
+                "Var_closed": v,
+                "E_enum": ee,
+                "Var_enum": ve,
+                "E_mc": float(x.mean()),
+                "E_mc_se": float(x.std() / math.sqrt(n_mc)),
+                "Var_mc": float(x.var()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def c10_p_table(G: int = 16, ps=None) -> pd.DataFrame:
     ps = np.linspace(0, 1, 21) if ps is None else ps
-    return pd.DataFrame([{"p": float(p), "E_closed": mis.expected_delta_over_p(float(p), G),
-                          "E_enum": mis.expected_delta_over_p_enumerated(float(p), G),
-                          "E_closed_mirror": mis.expected_delta_over_p(float(1 - p), G)} for p in ps])
+    return pd.DataFrame(
+        [
+            {
+                "p": float(p),
+                "E_closed": mis.expected_delta_over_p(float(p), G),
+                "E_enum": mis.expected_delta_over_p_enumerated(float(p), G),
+                "E_closed_mirror": mis.expected_delta_over_p(float(1 - p), G),
+            }
+            for p in ps
+        ]
+    )
 
 
 def c10_verdicts(t: pd.DataFrame, tp: pd.DataFrame, adv_means: pd.DataFrame) -> list[Verdict]:
@@ -399,14 +539,22 @@ def c10_verdicts(t: pd.DataFrame, tp: pd.DataFrame, adv_means: pd.DataFrame) -> 
     mirror = float((tp.E_closed - tp.E_closed_mirror).abs().max())
     adv_z = float((adv_means["mean"].abs() / adv_means["se"]).max())
     ok = enum_gap < 1e-9 and mc_z < 4 and var_rel < 0.02 and p_gap < 1e-9
-    c10 = Verdict("C10", decide(ok, enum_gap > 1e-6),
-                  f"closed form vs enumeration: largest gap {enum_gap:.1e}; vs Monte Carlo: mean within {mc_z:.1f} s.e., "
-                  f"variance within {100 * var_rel:.1f}%; E over n_c ~ Bin(G, p) = (G-1)p(1-p) to {p_gap:.1e}; "
-                  f"p <-> 1-p asymmetry {mirror:.1e}", "exact")
-    c11 = Verdict("C11", "not supported" if adv_z < 4 and mirror < 1e-12 else "inconclusive",
-                  f"by the misalignment moments alone: they are symmetric in p <-> 1-p (gap {mirror:.1e}) and the "
-                  f"expected advantage of a correct response under a random reward is 0 (largest |mean|/s.e. {adv_z:.1f}"
-                  "); 'stronger benefits more' needs mode sharpening, not these moments", "exact")
+    c10 = Verdict(
+        "C10",
+        decide(ok, enum_gap > 1e-6),
+        f"closed form vs enumeration: largest gap {enum_gap:.1e}; vs Monte Carlo: mean within {mc_z:.1f} s.e., "
+        f"variance within {100 * var_rel:.1f}%; E over n_c ~ Bin(G, p) = (G-1)p(1-p) to {p_gap:.1e}; "
+        f"p <-> 1-p asymmetry {mirror:.1e}",
+        "exact",
+    )
+    c11 = Verdict(
+        "C11",
+        "not supported" if adv_z < 4 and mirror < 1e-12 else "inconclusive",
+        f"by the misalignment moments alone: they are symmetric in p <-> 1-p (gap {mirror:.1e}) and the "
+        f"expected advantage of a correct response under a random reward is 0 (largest |mean|/s.e. {adv_z:.1f}"
+        "); 'stronger benefits more' needs mode sharpening, not these moments",
+        "exact",
+    )
     return [c10, c11]
 
 

@@ -30,24 +30,58 @@ CLAIMS = {
     "C12": "Clipping is an entropy and stability knob, not a learning signal",
 }
 
-REPORTED = pd.DataFrame([
-    {"source": "Chen et al. 2025 (reported)", "quantity": "E|N_raw| / E|C+| lower bound", "value": "about 17",
-     "setting": "eta 5e-7, eps 0.2, p+ 1e-3, G 16, L 4096"},
-    {"source": "Chen et al. 2025 (reported)", "quantity": "share of clipped tokens", "value": "about 0.1%",
-     "setting": "Qwen2.5-Math-7B, random reward"},
-    {"source": "Chen et al. 2025 (reported)", "quantity": "collapse without clipping", "value": "around step 150",
-     "setting": "R1-Distill-Llama-8B, random reward"},
-    {"source": "Shao et al. 2025 (reported)", "quantity": "MATH-500 gain, ground truth", "value": "+29.1",
-     "setting": "Qwen2.5-Math-7B"},
-    {"source": "Shao et al. 2025 (reported)", "quantity": "MATH-500 gain, incorrect label", "value": "+24.1",
-     "setting": "Qwen2.5-Math-7B"},
-    {"source": "Shao et al. 2025 (reported)", "quantity": "MATH-500 gain, random", "value": "+21.4",
-     "setting": "Qwen2.5-Math-7B"},
-    {"source": "Shao et al. 2025 (reported)", "quantity": "MATH-500 gain, format", "value": "+13.8",
-     "setting": "Qwen2.5-Math-7B"},
-    {"source": "Shao et al. 2025 (reported)", "quantity": "Qwen2.5-Math-7B MATH-500 baseline", "value": "49.4 / 69.0",
-     "setting": "with a prompt template / with none"},
-])
+REPORTED = pd.DataFrame(
+    [
+        {
+            "source": "Chen et al. 2025 (reported)",
+            "quantity": "E|N_raw| / E|C+| lower bound",
+            "value": "about 17",
+            "setting": "eta 5e-7, eps 0.2, p+ 1e-3, G 16, L 4096",
+        },
+        {
+            "source": "Chen et al. 2025 (reported)",
+            "quantity": "share of clipped tokens",
+            "value": "about 0.1%",
+            "setting": "Qwen2.5-Math-7B, random reward",
+        },
+        {
+            "source": "Chen et al. 2025 (reported)",
+            "quantity": "collapse without clipping",
+            "value": "around step 150",
+            "setting": "R1-Distill-Llama-8B, random reward",
+        },
+        {
+            "source": "Shao et al. 2025 (reported)",
+            "quantity": "MATH-500 gain, ground truth",
+            "value": "+29.1",
+            "setting": "Qwen2.5-Math-7B",
+        },
+        {
+            "source": "Shao et al. 2025 (reported)",
+            "quantity": "MATH-500 gain, incorrect label",
+            "value": "+24.1",
+            "setting": "Qwen2.5-Math-7B",
+        },
+        {
+            "source": "Shao et al. 2025 (reported)",
+            "quantity": "MATH-500 gain, random",
+            "value": "+21.4",
+            "setting": "Qwen2.5-Math-7B",
+        },
+        {
+            "source": "Shao et al. 2025 (reported)",
+            "quantity": "MATH-500 gain, format",
+            "value": "+13.8",
+            "setting": "Qwen2.5-Math-7B",
+        },
+        {
+            "source": "Shao et al. 2025 (reported)",
+            "quantity": "Qwen2.5-Math-7B MATH-500 baseline",
+            "value": "49.4 / 69.0",
+            "setting": "with a prompt template / with none",
+        },
+    ]
+)
 
 LEVEL_ORDER = {"exact": 0, "tabular": 1, "tiny LM": 2, "not testable here": 3}
 
@@ -58,8 +92,9 @@ def verdict_table(results_dir: str | Path = "../results", claims: list[str] | No
         key = v.claim.split()[0]
         if claims is not None and key not in claims:
             continue
-        rows.append({"claim": v.claim, "level": v.level, "verdict": v.verdict, "statistic": v.statistic,
-                     "evidence": v.source})
+        rows.append(
+            {"claim": v.claim, "level": v.level, "verdict": v.verdict, "statistic": v.statistic, "evidence": v.source}
+        )
     df = pd.DataFrame(rows, columns=["claim", "level", "verdict", "statistic", "evidence"])
     if df.empty:
         return df
@@ -75,8 +110,9 @@ def scorecard(results_dir: str | Path = "../results") -> pd.DataFrame:
     for c, text in CLAIMS.items():
         sub = v[v.claim == c] if not v.empty else v
         if sub.empty:
-            rows.append({"claim": c, "statement": text, "level": "-", "verdict": "not tested", "statistic": "",
-                         "evidence": ""})
+            rows.append(
+                {"claim": c, "statement": text, "level": "-", "verdict": "not tested", "statistic": "", "evidence": ""}
+            )
         for _, r in sub.iterrows():
             rows.append({"claim": c, "statement": text, **r.drop("claim").to_dict()})
     return pd.DataFrame(rows)
@@ -86,7 +122,9 @@ def to_html(df: pd.DataFrame, link_col: str = "evidence") -> str:
     """An HTML table whose `link_col` cells link to the executed notebook pages."""
     d = df.copy()
     if link_col in d:
-        d[link_col] = [f'<a href="executed/{html.escape(s)}.html">{html.escape(s)}</a>' if s else "" for s in d[link_col]]
+        d[link_col] = [
+            f'<a href="executed/{html.escape(s)}.html">{html.escape(s)}</a>' if s else "" for s in d[link_col]
+        ]
     for c in d.columns:
         if c != link_col:
             d[c] = d[c].map(lambda x: html.escape(str(x)))
@@ -104,8 +142,18 @@ def bases_table(results_dir: str | Path = "../results") -> pd.DataFrame:
     rows = []
     for name, cfg in BASES.items():
         m = measured.get(name, {})
-        rows.append({"base": name, "reliable_share": cfg.reliable_share, "contamination": cfg.contamination,
-                     "pretrain steps": cfg.steps, "greedy_acc": m.get("greedy_acc"), "sampled_acc": m.get("sampled_acc"),
-                     "exact_acc": m.get("exact_acc"), "share_reliable": m.get("share_reliable"),
-                     "tokens/s": m.get("tokens_per_s"), "pretrain s": m.get("pretrain_wall_s")})
+        rows.append(
+            {
+                "base": name,
+                "reliable_share": cfg.reliable_share,
+                "contamination": cfg.contamination,
+                "pretrain steps": cfg.steps,
+                "greedy_acc": m.get("greedy_acc"),
+                "sampled_acc": m.get("sampled_acc"),
+                "exact_acc": m.get("exact_acc"),
+                "share_reliable": m.get("share_reliable"),
+                "tokens/s": m.get("tokens_per_s"),
+                "pretrain s": m.get("pretrain_wall_s"),
+            }
+        )
     return pd.DataFrame(rows)

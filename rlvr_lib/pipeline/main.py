@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from rlvr_lib.pipeline.runner import EXECUTED, ROOT, THEORY, TINY_LM, run_notebook
@@ -24,12 +25,12 @@ STAGES = ("bases", "theory", "lm", "book")
 
 
 def build_bases(names=None) -> dict:
+    from rlvr_lib.rl.driver import base_eval_cached
     from rlvr_lib.testbed.bases import BASES
     from rlvr_lib.testbed.evaluation import evaluate
     from rlvr_lib.testbed.models import load_policy
     from rlvr_lib.testbed.pretrain import base_meta, ensure_base
     from rlvr_lib.testbed.tasks import eval_items
-    from rlvr_lib.rl.driver import base_eval_cached
 
     out = {}
     for name in names or BASES:
@@ -38,13 +39,17 @@ def build_bases(names=None) -> dict:
         model, tok = load_policy(path, progress=False)
         items = eval_items(cfg.task, cfg.contamination)[:200]
         settings = dict(fmt=cfg.task.format, n_samples=8, temperature=1.0, max_new_tokens=64, seed=0)
-        r = base_eval_cached(lambda m: evaluate(m, tok, items, **settings), path, {"items": items, **settings})(model)
+        evaluate_fn = partial(evaluate, tokenizer=tok, items=items, **settings)
+        r = base_eval_cached(evaluate_fn, path, {"items": items, **settings})(model)
         r.pop("from_cache")
         meta = base_meta(path)
         out[name] = {**r, "tokens_per_s": meta["tokens_per_s"], "pretrain_wall_s": meta["wall_s"], "key": cfg.key}
-        print(f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  exact {r['exact_acc']:.3f}"
-              f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
-              f"{meta['tokens_per_s']:.0f} tokens/s")
+        print(
+            f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  "
+            f"exact {r['exact_acc']:.3f}"
+            f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
+            f"{meta['tokens_per_s']:.0f} tokens/s"
+        )
     Path("results").mkdir(exist_ok=True)
     Path("results/bases.json").write_text(json.dumps(out, indent=1))
     return out
@@ -68,7 +73,15 @@ def build_book(strict: bool = True, root: Path = ROOT) -> float:
     t0 = time.perf_counter()
     stamp = root / "book" / "_build" / ".results-hash"
     current = results_hash(root / "results")
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "--config", "_config.yml", "--path-output", "book"]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        "book",
+        "--config",
+        "_config.yml",
+        "--path-output",
+        "book",
+    ]
     if strict:
         cmd += ["-W", "--keep-going"]
     if not stamp.is_file() or stamp.read_text() != current:
@@ -106,8 +119,10 @@ def main(argv=None) -> int:
 
                     chosen = load_hparams("results")
                     if not chosen:
-                        raise SystemExit("results/hparams.json is missing: the lm stage runs lm_hyperparameters "
-                                         "first; run `python -m rlvr_lib.main --only lm`")
+                        raise SystemExit(
+                            "results/hparams.json is missing: the lm stage runs lm_hyperparameters "
+                            "first; run `python -m rlvr_lib.main --only lm`"
+                        )
                 params.update(chosen)
             r = run_notebook(name, params, EXECUTED, force=args.force)
             status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"

@@ -2,8 +2,8 @@
 
 A notebook ``notebooks/<name>.py`` (jupytext py:percent) is executed with its parameters into
 ``book/executed/<name>.ipynb``. The output carries the cache key (a hash of the notebook's text, the
-parameters and the library's source) in its metadata; when the key matches, the notebook is not executed again. Execution happens
-with the repository root as working directory, so the notebooks' relative paths (``results/``,
+parameters and the library's source) in its metadata; when the key matches, the notebook is not executed
+again. Execution happens with the repository root as working directory, so the notebooks' relative paths (``results/``,
 ``runs/``) are the repository's. A notebook that fails leaves its output (with papermill's error banner)
 under ``.failed.ipynb`` and raises.
 """
@@ -20,10 +20,24 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "executed"
 
-THEORY = ["theory_c1_advantages", "theory_c2_c5_entropy", "theory_c3_clipping_bias", "theory_c6_c7_clip_dynamics",
-          "theory_c8_c11_bandit", "theory_c10_misalignment"]
-TINY_LM = ["lm_hyperparameters", "lm_e1_clipping", "lm_e2_entropy_min", "lm_e3_strategy", "lm_e4_contamination",
-           "lm_e5_strength", "lm_e6_eps_group", "lm_e7_reward_variants"]
+THEORY = [
+    "theory_c1_advantages",
+    "theory_c2_c5_entropy",
+    "theory_c3_clipping_bias",
+    "theory_c6_c7_clip_dynamics",
+    "theory_c8_c11_bandit",
+    "theory_c10_misalignment",
+]
+TINY_LM = [
+    "lm_hyperparameters",
+    "lm_e1_clipping",
+    "lm_e2_entropy_min",
+    "lm_e3_strategy",
+    "lm_e4_contamination",
+    "lm_e5_strength",
+    "lm_e6_eps_group",
+    "lm_e7_reward_variants",
+]
 
 
 def library_hash() -> str:
@@ -62,8 +76,9 @@ def is_cached(name: str, parameters: dict, out_dir: Path = EXECUTED) -> bool:
     return meta.get("cache_key") == key and marker.read_text() == key
 
 
-def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False,
-                 timeout: int = 1800) -> dict:
+def run_notebook(
+    name: str, parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False, timeout: int = 1800
+) -> dict:
     """Execute notebook `name` with `parameters` (cached). Returns {"name", "cached", "wall_s", "path"}."""
     import jupytext
     import nbformat
@@ -84,8 +99,16 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXEC
     t0 = time.perf_counter()
     env_threads = os.environ.get("OMP_NUM_THREADS")
     try:
-        pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3", cwd=str(ROOT),
-                            progress_bar=False, execution_timeout=timeout, log_output=False)
+        pm.execute_notebook(
+            nb,
+            str(tmp),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(ROOT),
+            progress_bar=False,
+            execution_timeout=timeout,
+            log_output=False,
+        )
     except Exception:
         if tmp.exists():
             os.replace(tmp, out_dir / f"{name}.failed.ipynb")
@@ -95,8 +118,7 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXEC
     pmeta = done.metadata.get("papermill", {})
     pmeta.update(input_path=f"notebooks/{name}.py", output_path=f"{out_dir.name}/{name}.ipynb")  # no local paths
     key = cache_key(name, parameters)
-    done.metadata["rlvr"] = {"cache_key": key, "parameters": parameters, "wall_s": wall,
-                             "omp_threads": env_threads}
+    done.metadata["rlvr"] = {"cache_key": key, "parameters": parameters, "wall_s": wall, "omp_threads": env_threads}
     nbformat.write(done, tmp)
     os.replace(tmp, out)
     (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)
@@ -106,8 +128,13 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = EXEC
     return {"name": name, "cached": False, "wall_s": wall, "path": out}
 
 
-def run_all(names: list[str], parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False,
-            progress: bool = True) -> list[dict]:
+def run_all(
+    names: list[str],
+    parameters: dict | None = None,
+    out_dir: Path = EXECUTED,
+    force: bool = False,
+    progress: bool = True,
+) -> list[dict]:
     """Run several notebooks in order with a progress line each; the same `parameters` go to all of them."""
     from tqdm.auto import tqdm
 

@@ -53,8 +53,11 @@ class ExperimentConfig:
     # base and task
     base: str = _f("default", "a named tiny base (rlvr_lib.testbed.bases.BASES) or a local path / hub name of a model")
     # reward
-    reward: dict = _f({"ground_truth": 1.0}, "reward name -> weight; several names form a weighted mixture "
-                      "(TRL's reward_weights). Names: " + ", ".join(REWARDS))
+    reward: dict = _f(
+        {"ground_truth": 1.0},
+        "reward name -> weight; several names form a weighted mixture "
+        "(TRL's reward_weights). Names: " + ", ".join(REWARDS),
+    )
     reward_p: float = _f(0.5, "success probability of the random reward (Shao et al.: 1/2)")
     false_positive_rate: float = _f(0.0, "noisy reward: P(reward 1 | incorrect)")
     false_negative_rate: float = _f(0.0, "noisy reward: P(reward 0 | correct)")
@@ -69,15 +72,19 @@ class ExperimentConfig:
     clip_cov_ub: float = _f(5.0, "clip_cov: covariance window upper bound (Cui et al.)")
     allow_inert_clip: bool = _f(False, "allow a clip rule on an on-policy configuration (ratio == 1, rule inert)")
     # entropy
-    entropy_coef: float = _f(0.0, "TRL's entropy_coef: loss = policy_loss - coef * mean token entropy; "
-                             "negative = entropy minimisation")
+    entropy_coef: float = _f(
+        0.0, "TRL's entropy_coef: loss = policy_loss - coef * mean token entropy; negative = entropy minimisation"
+    )
     # GRPO
     num_generations: int = _f(8, "group size G (paper: 16)")
     prompts_per_step: int = _f(8, "prompts per optimizer step (completions = prompts_per_step * G)")
     steps_per_generation: int = _f(4, "optimizer steps per rollout batch (Shao et al.: 8); > 1 is off-policy")
     num_iterations: int = _f(1, "passes over each rollout batch (mu); > 1 is off-policy")
-    loss_type: str = _f("dapo", "loss aggregation: dapo = token mean over the batch (verl's token-mean, TRL's "
-                        "default); grpo = per-sequence mean then batch mean; bnpo; dr_grpo")
+    loss_type: str = _f(
+        "dapo",
+        "loss aggregation: dapo = token mean over the batch (verl's token-mean, TRL's "
+        "default); grpo = per-sequence mean then batch mean; bnpo; dr_grpo",
+    )
     scale_rewards: str = _f("group", "advantage scaling: 'group' = divide by the group's std (paper), 'none'")
     beta: float = _f(0.0, "KL coefficient to the reference policy (paper: 0)")
     temperature: float = _f(1.0, "sampling temperature of rollouts (paper: 1.0)")
@@ -122,7 +129,7 @@ class ExperimentConfig:
         check_int("eval_n_samples", self.eval_n_samples, 1)
         check_float("eval_temperature", self.eval_temperature, 0.0, 10.0, lo_open=True)
         check_int("eval_items", self.eval_items, 1)
-        self.clip  # validates the clip fields
+        _ = self.clip  # validates the clip fields
         if self.clip_rule != "none" and self.on_policy and not self.allow_inert_clip:
             raise ConfigError(
                 f"clip_rule {self.clip_rule!r} can never act: with steps_per_generation = 1 and num_iterations = 1 "
@@ -140,8 +147,15 @@ class ExperimentConfig:
 
     @property
     def clip(self) -> ClipRule:
-        return ClipRule(self.clip_rule, self.epsilon, self.epsilon_high, self.delta, self.clip_cov_ratio,
-                        self.clip_cov_lb, self.clip_cov_ub)
+        return ClipRule(
+            self.clip_rule,
+            self.epsilon,
+            self.epsilon_high,
+            self.delta,
+            self.clip_cov_ratio,
+            self.clip_cov_lb,
+            self.clip_cov_ub,
+        )
 
     @property
     def completions_per_step(self) -> int:
@@ -157,7 +171,9 @@ class ExperimentConfig:
         big = 1e9
         lo, hi = self.epsilon, self.clip.high
         return {
-            "none": (big, big), "upper_only": (big, hi), "lower_only": (lo, big),
+            "none": (big, big),
+            "upper_only": (big, hi),
+            "lower_only": (lo, big),
         }.get(self.clip_rule, (lo, hi))
 
     @property
@@ -173,14 +189,14 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExperimentConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ExperimentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"unknown parameter(s) {unknown}; allowed: {sorted(known)}")
         return cls(**d)
 
-    def replace(self, **changes) -> "ExperimentConfig":
+    def replace(self, **changes) -> ExperimentConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
     @classmethod
@@ -204,8 +220,10 @@ class ExperimentConfig:
                 else:
                     ok |= isinstance(v, a)
             if not ok:
-                raise ConfigError(f"{f.name} must be of type {t.__name__ if hasattr(t, '__name__') else t}, "
-                                  f"got {v!r} ({type(v).__name__})")
+                raise ConfigError(
+                    f"{f.name} must be of type {t.__name__ if hasattr(t, '__name__') else t}, "
+                    f"got {v!r} ({type(v).__name__})"
+                )
             if isinstance(v, int) and not isinstance(v, bool) and float in allowed:
                 setattr(self, f.name, float(v))
 

@@ -21,6 +21,7 @@ from rlvr_lib.rl.config import ExperimentConfig
 from rlvr_lib.rl.records import RunRecord, is_finished
 from rlvr_lib.rl.trainer import RLVRTrainer
 
+
 def params_finite(model) -> bool:
     return all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -29,8 +30,14 @@ class RecordCallback(TrainerCallback):
     """Writes every logged step and the held-out evaluations to the run record; stops a diverging run;
     shows a progress bar."""
 
-    def __init__(self, record: RunRecord, evaluate_fn=None, eval_every: int = 25, progress: bool = True,
-                 check_params_every: int = 1):
+    def __init__(
+        self,
+        record: RunRecord,
+        evaluate_fn=None,
+        eval_every: int = 25,
+        progress: bool = True,
+        check_params_every: int = 1,
+    ):
         self.record, self.evaluate_fn, self.eval_every = record, evaluate_fn, eval_every
         self.progress, self.check_every = progress, check_params_every
         self.diverged, self.bar, self.last_eval_step = False, None, -1
@@ -75,9 +82,12 @@ class RecordCallback(TrainerCallback):
             self.last_reward = logs.get("reward", self.last_reward)
             if self.bar is not None:
                 self.bar.update(state.global_step - self.bar.n)
-                self.bar.set_postfix(reward=f"{self.last_reward:.2f}",
-                                     H=f"{logs.get('entropy', float('nan')):.3f}",
-                                     clip_hi=f"{logs.get('clip_ratio/high_mean', 0):.3f}", refresh=False)
+                self.bar.set_postfix(
+                    reward=f"{self.last_reward:.2f}",
+                    H=f"{logs.get('entropy', float('nan')):.3f}",
+                    clip_hi=f"{logs.get('clip_ratio/high_mean', 0):.3f}",
+                    refresh=False,
+                )
 
     def on_train_end(self, args, state, control, model=None, **kw):
         if not self.diverged:
@@ -109,19 +119,41 @@ def run_dir_of(cfg: ExperimentConfig) -> Path:
     return Path(cfg.output_root) / cfg.experiment / cfg.run_id
 
 
-def build_trainer(cfg: ExperimentConfig, model, tokenizer, train_dataset, output_dir: Path, callbacks=(),
-                  grpo_overrides: dict | None = None, process_index: int = 0):
+def build_trainer(
+    cfg: ExperimentConfig,
+    model,
+    tokenizer,
+    train_dataset,
+    output_dir: Path,
+    callbacks=(),
+    grpo_overrides: dict | None = None,
+    process_index: int = 0,
+):
     """The RLVRTrainer for `cfg` (rewards built and bound, clip rule set). `grpo_overrides` go to
     `ExperimentConfig.grpo_config` (the scale-out entry point sets batch splits and engines there)."""
     from rlvr_lib.rl.rewards import NegEntropyReward, make_reward
 
-    rewards = [make_reward(n, seed=cfg.seed, p=cfg.reward_p, fp_rate=cfg.false_positive_rate,
-                           fn_rate=cfg.false_negative_rate, constant=cfg.reward_constant, stream=process_index)
-               for n in cfg.reward]
-    trainer = RLVRTrainer(model=model, processing_class=tokenizer,
-                          args=cfg.grpo_config(str(output_dir), **(grpo_overrides or {})),
-                          train_dataset=train_dataset, reward_funcs=rewards, clip_rule=cfg.clip,
-                          callbacks=list(callbacks))
+    rewards = [
+        make_reward(
+            n,
+            seed=cfg.seed,
+            p=cfg.reward_p,
+            fp_rate=cfg.false_positive_rate,
+            fn_rate=cfg.false_negative_rate,
+            constant=cfg.reward_constant,
+            stream=process_index,
+        )
+        for n in cfg.reward
+    ]
+    trainer = RLVRTrainer(
+        model=model,
+        processing_class=tokenizer,
+        args=cfg.grpo_config(str(output_dir), **(grpo_overrides or {})),
+        train_dataset=train_dataset,
+        reward_funcs=rewards,
+        clip_rule=cfg.clip,
+        callbacks=list(callbacks),
+    )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     for cb in (PrinterCallback, ProgressCallback):  # the run record and our own progress bar replace them
@@ -143,12 +175,12 @@ def base_eval_cached(eval_fn, base_path: Path, key: dict):
     import json
 
     from rlvr_lib.rl.records import atomic_write_json
-
     from rlvr_lib.testbed import evaluation, tasks
 
     src = Path(evaluation.__file__).read_bytes() + Path(tasks.__file__).read_bytes()
-    blob = json.dumps({**key, "source": hashlib.sha256(src).hexdigest(), "torch": torch.__version__},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {**key, "source": hashlib.sha256(src).hexdigest(), "torch": torch.__version__}, sort_keys=True, default=str
+    )
     path = Path(base_path) / "evals" / f"{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
     calls = 0
 
@@ -186,15 +218,22 @@ def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = F
     torch.set_flush_denormal(True)
     base_path, pcfg = resolve_base(cfg.base)
     if pcfg is None:
-        raise ValueError(f"base {cfg.base!r} is not a tiny base of the task world (no pretrain.json); real models "
-                         "are trained with the scale-out entry point (rlvr_lib.entry)")
+        raise ValueError(
+            f"base {cfg.base!r} is not a tiny base of the task world (no pretrain.json); real models "
+            "are trained with the scale-out entry point (rlvr_lib.entry)"
+        )
     model, tok = load_policy(base_path, progress=progress)
     task = pcfg.task
     items = eval_items(task, pcfg.contamination)[: cfg.eval_items]
     ds = Dataset.from_list(train_rows(task))
 
-    settings = dict(fmt=task.format, n_samples=cfg.eval_n_samples, temperature=cfg.eval_temperature,
-                    max_new_tokens=cfg.max_completion_length, seed=cfg.seed)
+    settings = dict(
+        fmt=task.format,
+        n_samples=cfg.eval_n_samples,
+        temperature=cfg.eval_temperature,
+        max_new_tokens=cfg.max_completion_length,
+        seed=cfg.seed,
+    )
 
     def eval_fn(m):
         return evaluate(m, tok, items, **settings)
@@ -202,16 +241,34 @@ def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = F
     eval_fn = base_eval_cached(eval_fn, base_path, {"items": items, **settings})
 
     record = RunRecord(run_dir)
-    record.start({"experiment": cfg.to_dict(), "base": pcfg.to_dict(), "base_path": str(base_path),
-                  "run_id": cfg.run_id, "clip_rule": cfg.clip.to_dict(),
-                  "trl_epsilons": list(cfg.trl_epsilons)}, cfg.seed)
+    record.start(
+        {
+            "experiment": cfg.to_dict(),
+            "base": pcfg.to_dict(),
+            "base_path": str(base_path),
+            "run_id": cfg.run_id,
+            "clip_rule": cfg.clip.to_dict(),
+            "trl_epsilons": list(cfg.trl_epsilons),
+        },
+        cfg.seed,
+    )
     train_recorded(cfg, model, tok, ds, record, eval_fn, progress)
     return run_dir
 
 
-def train_recorded(cfg: ExperimentConfig, model, tokenizer, train_dataset, record: RunRecord, evaluate_fn=None,
-                   progress: bool = True, grpo_overrides: dict | None = None, process_index: int = 0,
-                   is_main: bool = True, **finish_info) -> str:
+def train_recorded(
+    cfg: ExperimentConfig,
+    model,
+    tokenizer,
+    train_dataset,
+    record: RunRecord,
+    evaluate_fn=None,
+    progress: bool = True,
+    grpo_overrides: dict | None = None,
+    process_index: int = 0,
+    is_main: bool = True,
+    **finish_info,
+) -> str:
     """Train with the record callback and close the record: complete, diverged (metrics kept) or failed (the
     error re-raised). Returns the status. Shared by `run_experiment` and the scale-out entry point."""
     cb = RecordCallback(record, evaluate_fn, cfg.eval_every, progress and is_main)

@@ -22,8 +22,8 @@ import platform
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 STATUSES = ("running", "complete", "diverged", "failed")
 FINISHED = ("complete", "diverged")  # a sweep does not re-run these
@@ -69,8 +69,13 @@ def git_revision() -> str:
     try:
         root = Path(__file__).resolve().parents[2]
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if rev.returncode:
             return "unknown"
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
@@ -99,16 +104,29 @@ class RunRecord:
             (self.dir / name).unlink(missing_ok=True)
         atomic_write_json(self.dir / "status.json", {"status": "running", "started": self.t0})
         atomic_write_json(self.dir / "config.json", config)
-        atomic_write_json(self.dir / "meta.json", {
-            "versions": versions(), "git": git_revision(), "seed": seed, "host": platform.node(),
-            "platform": platform.platform(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        })
+        atomic_write_json(
+            self.dir / "meta.json",
+            {
+                "versions": versions(),
+                "git": git_revision(),
+                "seed": seed,
+                "host": platform.node(),
+                "platform": platform.platform(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
 
     def log(self, step: int, metrics: dict) -> None:
         if not self.enabled:
             return
-        row = {"step": int(step), **{k: _clean(float(v)) for k, v in metrics.items()
-                                      if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+        row = {
+            "step": int(step),
+            **{
+                k: _clean(float(v))
+                for k, v in metrics.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            },
+        }
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
@@ -164,8 +182,11 @@ def load_runs(root: Path | str, statuses: Iterable[str] = FINISHED, config_field
             continue
         cfg = json.loads((d / "config.json").read_text())
         exp = cfg.get("experiment", {})
-        keys = config_fields if config_fields is not None else [k for k, v in exp.items()
-                                                              if isinstance(v, (str, int, float, bool, type(None)))]
+        keys = (
+            config_fields
+            if config_fields is not None
+            else [k for k, v in exp.items() if isinstance(v, (str, int, float, bool, type(None)))]
+        )
         rows = read_metrics(d)
         if not rows:
             continue

@@ -24,7 +24,7 @@ math_verify        1 if math-verify finds y's final answer equivalent to a (opti
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -102,7 +102,7 @@ class NegEntropyReward:
     def __init__(self):
         self.model = self.tokenizer = None
 
-    def bind(self, model, tokenizer) -> "NegEntropyReward":
+    def bind(self, model, tokenizer) -> NegEntropyReward:
         self.model, self.tokenizer = model, tokenizer
         return self
 
@@ -138,7 +138,9 @@ class MathVerifyReward:
         try:
             import math_verify  # noqa: F401  (presence check)
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("the math_verify reward needs the optional dependency: pip install 'rlvr_lib[math]'") from e
+            raise ImportError(
+                "the math_verify reward needs the optional dependency: pip install 'rlvr_lib[math]'"
+            ) from e
 
     def __call__(self, completions, answer, **kwargs) -> list[float]:
         return [self.score(c, a) for c, a in zip(completions, answer)]
@@ -162,8 +164,16 @@ class MathVerifyReward:
             return 0.0
 
 
-def make_reward(name: str, *, seed: int = 0, p: float = 0.5, fp_rate: float = 0.0, fn_rate: float = 0.0,
-                constant: float = 0.0, stream: int = 0) -> Callable:
+def make_reward(
+    name: str,
+    *,
+    seed: int = 0,
+    p: float = 0.5,
+    fp_rate: float = 0.0,
+    fn_rate: float = 0.0,
+    constant: float = 0.0,
+    stream: int = 0,
+) -> Callable:
     """The reward function called `name` (see the module table). `stream` (the process index under DDP) gives
     every process its own random draws for the random and noisy rewards."""
     check_choice("reward", name, REWARDS)

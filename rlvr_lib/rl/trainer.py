@@ -46,8 +46,10 @@ class RLVRTrainer(GRPOTrainer):
         }
         bad = [k for k, v in refused.items() if v]
         if bad:
-            raise ValueError(f"RLVRTrainer does not support {bad}; use loss_type in {LOSS_TYPES} with token-level "
-                             "importance sampling and a static entropy_coef")
+            raise ValueError(
+                f"RLVRTrainer does not support {bad}; use loss_type in {LOSS_TYPES} with token-level "
+                "importance sampling and a static entropy_coef"
+            )
         self._clip_gen = torch.Generator().manual_seed(int(self.args.seed))
 
     def _compute_loss(self, model, inputs):
@@ -57,7 +59,8 @@ class RLVRTrainer(GRPOTrainer):
         attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
         mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
         per_token_logps, entropies, _ = self._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True)  # (B, T) each
+            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True
+        )  # (B, T) each
 
         advantages = inputs["advantages"]
         if advantages.dim() == 1:
@@ -102,8 +105,7 @@ class RLVRTrainer(GRPOTrainer):
             if mode == "train" and self.accelerator.sync_gradients:
                 self._metrics[mode]["entropy_coef"].append(self.entropy_coef)
 
-        self._log_diagnostics(mode, out, ratio, advantages, mask, entropies,
-                              per_token_kl if self.beta != 0.0 else None)
+        self._log_diagnostics(mode, out, ratio, advantages, mask, entropies, per_token_kl if self.beta != 0.0 else None)
         return loss
 
     def _log_diagnostics(self, mode, out, ratio, advantages, mask, entropies, per_token_kl):

@@ -40,8 +40,9 @@ def check_source(source: str) -> str:
         return source
     p = Path(source)
     if p.suffix not in (".jsonl", ".json", ".parquet"):
-        raise ConfigError(f"dataset must be one of {sorted(DATASETS)} or a local .jsonl/.json/.parquet file, "
-                          f"got {source!r}")
+        raise ConfigError(
+            f"dataset must be one of {sorted(DATASETS)} or a local .jsonl/.json/.parquet file, got {source!r}"
+        )
     if not p.exists():
         raise ConfigError(f"dataset file {source!r} does not exist")
     return source
@@ -60,8 +61,10 @@ def load_raw(source: str, split: str | None = None, limit: int | None = None):
         ds = load_dataset(fmt, data_files=str(source), split="train")
     missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
     if missing:
-        raise ConfigError(f"dataset {source!r} lacks column(s) {missing}; it has {ds.column_names}; "
-                          f"required: {list(REQUIRED_COLUMNS)}")
+        raise ConfigError(
+            f"dataset {source!r} lacks column(s) {missing}; it has {ds.column_names}; "
+            f"required: {list(REQUIRED_COLUMNS)}"
+        )
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     return ds
@@ -83,8 +86,9 @@ def check_columns_of_file(source: str) -> None:
         cols = list(first)
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
-        raise ConfigError(f"dataset {source!r} lacks column(s) {missing}; it has {cols}; required: "
-                          f"{list(REQUIRED_COLUMNS)}")
+        raise ConfigError(
+            f"dataset {source!r} lacks column(s) {missing}; it has {cols}; required: {list(REQUIRED_COLUMNS)}"
+        )
 
 
 def apply_template(ds, template: str):
@@ -92,8 +96,9 @@ def apply_template(ds, template: str):
     applies the model's own chat template)."""
     check_choice("template", template, TEMPLATES)
     if TEMPLATES[template] == "chat":
-        fn = lambda r: {"prompt": [{"role": "system", "content": QWEN_MATH_SYSTEM},
-                                   {"role": "user", "content": r["problem"]}]}
+        fn = lambda r: {
+            "prompt": [{"role": "system", "content": QWEN_MATH_SYSTEM}, {"role": "user", "content": r["problem"]}]
+        }
     else:
         fn = lambda r: {"prompt": TEMPLATES[template].format(problem=r["problem"])}
     return ds.map(fn)

@@ -44,21 +44,23 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
     import torch
     from accelerate import PartialState
 
+    from rlvr_lib.rl.driver import train_recorded
+    from rlvr_lib.rl.records import RunRecord, is_finished
+    from rlvr_lib.rl.rewards import MathVerifyReward
     from rlvr_lib.scale.data import apply_template, load_raw
     from rlvr_lib.testbed.evaluation import evaluate_answers
     from rlvr_lib.testbed.models import load_policy
-    from rlvr_lib.rl.records import RunRecord, is_finished
-    from rlvr_lib.rl.rewards import MathVerifyReward
     from rlvr_lib.testbed.tasks import is_correct
-    from rlvr_lib.rl.driver import train_recorded
 
     if not torch.cuda.is_available():  # CPU-only machine: DDP over gloo (accelerate's MULTI_CPU)
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     state = PartialState(cpu=not torch.cuda.is_available())
     if state.num_processes != recipe.num_processes:
-        raise ConfigError(f"the recipe plans its batch for num_processes={recipe.num_processes} but this launch has "
-                          f"{state.num_processes}; pass --set num_processes={state.num_processes} if the batch "
-                          "arithmetic still works out, or launch with the planned number")
+        raise ConfigError(
+            f"the recipe plans its batch for num_processes={recipe.num_processes} but this launch has "
+            f"{state.num_processes}; pass --set num_processes={state.num_processes} if the batch "
+            "arithmetic still works out, or launch with the planned number"
+        )
     exp = recipe.exp
     run_id = exp.run_id + "-" + _recipe_hash(recipe)
     run_dir = Path(output_root) / recipe.name / run_id
@@ -73,19 +75,44 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
 
         def evaluate_fn(model):
             m = model.module if hasattr(model, "module") else model
-            return evaluate_answers(m, tok, ev["prompt"], ev["answer"], score, k=recipe.eval_k,
-                                    temperature=recipe.eval_temperature,
-                                    max_new_tokens=min(recipe.eval_max_new_tokens, exp.max_completion_length),
-                                    seed=exp.seed)
+            return evaluate_answers(
+                m,
+                tok,
+                ev["prompt"],
+                ev["answer"],
+                score,
+                k=recipe.eval_k,
+                temperature=recipe.eval_temperature,
+                max_new_tokens=min(recipe.eval_max_new_tokens, exp.max_completion_length),
+                seed=exp.seed,
+            )
 
     model, tok = load_policy(recipe.model, dtype="bfloat16" if recipe.bf16 and torch.cuda.is_available() else "float32")
     record = RunRecord(run_dir, enabled=state.is_main_process)
-    record.start({"experiment": exp.to_dict(), "recipe": recipe.to_dict(), "run_id": run_id,
-                  "clip_rule": exp.clip.to_dict(), "trl_epsilons": list(exp.trl_epsilons),
-                  "num_processes": state.num_processes}, exp.seed)
-    train_recorded(exp, model, tok, train.remove_columns(["problem"]), record, evaluate_fn, progress,
-                   grpo_overrides=recipe.grpo_overrides(), process_index=state.process_index,
-                   is_main=state.is_main_process, num_processes=state.num_processes)
+    record.start(
+        {
+            "experiment": exp.to_dict(),
+            "recipe": recipe.to_dict(),
+            "run_id": run_id,
+            "clip_rule": exp.clip.to_dict(),
+            "trl_epsilons": list(exp.trl_epsilons),
+            "num_processes": state.num_processes,
+        },
+        exp.seed,
+    )
+    train_recorded(
+        exp,
+        model,
+        tok,
+        train.remove_columns(["problem"]),
+        record,
+        evaluate_fn,
+        progress,
+        grpo_overrides=recipe.grpo_overrides(),
+        process_index=state.process_index,
+        is_main=state.is_main_process,
+        num_processes=state.num_processes,
+    )
     state.wait_for_everyone()
     return run_dir if state.is_main_process else None
 
@@ -103,8 +130,13 @@ def _recipe_hash(recipe) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rlvr-train", description=__doc__.split("\n")[0])
     ap.add_argument("--recipe", help="a recipe YAML (path, or a name under recipes/)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a recipe key; experiment fields as experiment.KEY=VALUE")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key; experiment fields as experiment.KEY=VALUE",
+    )
     ap.add_argument("--output-root", default="runs")
     ap.add_argument("--dry-run", action="store_true", help="validate the recipe and print the plan, load nothing")
     ap.add_argument("--print-accelerate-config", metavar="NAME", help="print the path of a TRL accelerate config")
@@ -120,10 +152,15 @@ def main(argv=None) -> int:
         print(f"recipe error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        plan = {"name": recipe.name, "model": recipe.model, "template": recipe.template,
-                "completions_per_step": recipe.exp.completions_per_step, "per_device_batch": recipe.per_device_batch,
-                "grpo_overrides": recipe.grpo_overrides(),
-                "accelerate_config": str(trl_accelerate_config(recipe.accelerate_config))}
+        plan = {
+            "name": recipe.name,
+            "model": recipe.model,
+            "template": recipe.template,
+            "completions_per_step": recipe.exp.completions_per_step,
+            "per_device_batch": recipe.per_device_batch,
+            "grpo_overrides": recipe.grpo_overrides(),
+            "accelerate_config": str(trl_accelerate_config(recipe.accelerate_config)),
+        }
         print(json.dumps(plan, indent=1))
         return 0
     out = run(recipe, args.output_root)

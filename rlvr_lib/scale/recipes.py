@@ -53,8 +53,13 @@ class Recipe:
     def __post_init__(self):
         if not isinstance(self.experiment, dict):
             raise ConfigError("experiment must be a mapping of ExperimentConfig fields")
-        self.exp = ExperimentConfig.from_dict({**self.experiment, "base": self.model,
-                                               "max_completion_length": self.experiment.get("max_completion_length", 3072)})
+        self.exp = ExperimentConfig.from_dict(
+            {
+                **self.experiment,
+                "base": self.model,
+                "max_completion_length": self.experiment.get("max_completion_length", 3072),
+            }
+        )
         check_choice("template", self.template, TEMPLATES)
         check_source(self.dataset)
         if self.eval_dataset is not None:
@@ -70,7 +75,8 @@ class Recipe:
             raise ConfigError(
                 f"batch arithmetic: {self.exp.prompts_per_step} prompts x {self.exp.num_generations} generations = "
                 f"{per_step} completions per optimizer step is not divisible by num_processes x "
-                f"gradient_accumulation_steps = {self.num_processes} x {self.gradient_accumulation_steps}")
+                f"gradient_accumulation_steps = {self.num_processes} x {self.gradient_accumulation_steps}"
+            )
         for src in (self.dataset, self.eval_dataset):
             if src is not None:
                 check_columns_of_file(src)

@@ -19,7 +19,7 @@ Metrics (names as logged; the book's glossary repeats them):
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -39,8 +39,18 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
 
 
-def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, temperature: float | None,
-             num_return_sequences: int = 1, seed: int = 0, batch_size: int = 256, with_entropy: bool = True):
+def generate(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    temperature: float | None,
+    num_return_sequences: int = 1,
+    seed: int = 0,
+    batch_size: int = 256,
+    with_entropy: bool = True,
+):
     """Completions for `prompts` (greedy when `temperature` is None) and the per-token entropies.
 
     Returns (texts, entropies, token_ids): texts is a list of len(prompts) * num_return_sequences strings
@@ -52,17 +62,27 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, t
 
     texts, ents, toks = [], [], []
     eos = tokenizer.eos_token_id
-    kw = dict(do_sample=False) if temperature is None else dict(do_sample=True, temperature=temperature, top_k=0,
-                                                                 top_p=1.0)
+    kw = (
+        dict(do_sample=False)
+        if temperature is None
+        else dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+    )
     dev = next(model.parameters()).device
     # seeded on a forked generator state: evaluating never moves the training's random stream
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)
         for start in range(0, len(prompts), batch_size):
             enc = tokenizer(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True).to(dev)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
-                                 return_dict_in_generate=True, output_logits=with_entropy,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=num_return_sequences,
+                return_dict_in_generate=True,
+                output_logits=with_entropy,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=eos,
+                **kw,
+            )
             new = out.sequences[:, enc["input_ids"].shape[1] :].cpu()  # (B*n, T)
             if with_entropy:
                 h = softmax_entropy(torch.stack(out.logits, dim=1).float()).cpu()  # (B*n, T)
@@ -76,8 +96,14 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, t
     return texts, ents, toks
 
 
-def sequence_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str],
-                      temperature: float = 1.0, batch_size: int = 512) -> np.ndarray:
+def sequence_logprobs(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    temperature: float = 1.0,
+    batch_size: int = 512,
+) -> np.ndarray:
     """log pi_T(completion + eos | prompt) for each pair, by teacher forcing, at temperature T."""
     import torch
 
@@ -89,14 +115,26 @@ def sequence_logprobs(model, tokenizer, prompts: Sequence[str], completions: Seq
         logits, ids = left_padded_logits(model, [p + c for p, c in zip(P, C)], tokenizer.pad_token_id)
         width = ids.shape[1]
         logits = logits / temperature
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].cpu()  # (B, W-1)
+        logp = (
+            torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].cpu()
+        )  # (B, W-1)
         for row, c in enumerate(C):
             out.append(float(logp[row, width - 1 - len(c) :].sum()))
     return np.array(out)
 
 
-def evaluate(model, tokenizer, items: Sequence[dict], *, fmt: str, n_samples: int = 8, temperature: float = 1.0,
-             ks: Sequence[int] = (1, 4, 8), max_new_tokens: int = 64, seed: int = 0) -> dict[str, float]:
+def evaluate(
+    model,
+    tokenizer,
+    items: Sequence[dict],
+    *,
+    fmt: str,
+    n_samples: int = 8,
+    temperature: float = 1.0,
+    ks: Sequence[int] = (1, 4, 8),
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> dict[str, float]:
     """All held-out metrics for `items` (from `tasks.eval_items`). Deterministic for `seed`."""
     check_int("n_samples", n_samples, 1)
     check_float("temperature", temperature, 0.0, 10.0, lo_open=True)
@@ -105,8 +143,15 @@ def evaluate(model, tokenizer, items: Sequence[dict], *, fmt: str, n_samples: in
     model.eval()
     prompts = [it["prompt"] for it in items]
     greedy, _, _ = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=None, seed=seed)
-    samples, ents, _ = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature,
-                             num_return_sequences=n_samples, seed=seed)
+    samples, ents, _ = generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        num_return_sequences=n_samples,
+        seed=seed,
+    )
     pairs = [(i, c) for i, it in enumerate(items) for c in correct_completions(it["problem"], fmt)]
     lp = sequence_logprobs(model, tokenizer, [prompts[i] for i, _ in pairs], [c for _, c in pairs], temperature)
     exact = np.zeros(len(items))
@@ -120,23 +165,28 @@ def evaluate(model, tokenizer, items: Sequence[dict], *, fmt: str, n_samples: in
         correct = [is_correct(o, it["answer"]) for o in outs]
         styles = [completion_style(o) for o in outs]
         tok_ent = np.concatenate(ents[i * n_samples : (i + 1) * n_samples])
-        per_item.append({
-            "contaminated": it["contaminated"],
-            "greedy_acc": float(is_correct(greedy[i], it["answer"])),
-            "exact_acc": float(exact[i]),
-            "sampled_acc": float(np.mean(correct)),
-            **{f"pass@{k}": pass_at_k(n_samples, int(sum(correct)), k) for k in ks},
-            "ent_sum": float(tok_ent.sum()), "ent_n": len(tok_ent),
-            "share_reliable": styles.count("reliable") / n_samples,
-            "share_shortcut": styles.count("shortcut") / n_samples,
-            "share_other": styles.count("other") / n_samples,
-            "greedy_share_reliable": float(completion_style(greedy[i]) == "reliable"),
-        })
+        per_item.append(
+            {
+                "contaminated": it["contaminated"],
+                "greedy_acc": float(is_correct(greedy[i], it["answer"])),
+                "exact_acc": float(exact[i]),
+                "sampled_acc": float(np.mean(correct)),
+                **{f"pass@{k}": pass_at_k(n_samples, int(sum(correct)), k) for k in ks},
+                "ent_sum": float(tok_ent.sum()),
+                "ent_n": len(tok_ent),
+                "share_reliable": styles.count("reliable") / n_samples,
+                "share_shortcut": styles.count("shortcut") / n_samples,
+                "share_other": styles.count("other") / n_samples,
+                "greedy_share_reliable": float(completion_style(greedy[i]) == "reliable"),
+            }
+        )
     out = _aggregate(per_item)
     flags = {r["contaminated"] for r in per_item}
     if flags == {True, False}:
         for name, flag in (("clean", False), ("contaminated", True)):
-            out.update({f"{name}/{k}": v for k, v in _aggregate([r for r in per_item if r["contaminated"] == flag]).items()})
+            out.update(
+                {f"{name}/{k}": v for k, v in _aggregate([r for r in per_item if r["contaminated"] == flag]).items()}
+            )
     return out
 
 
@@ -148,20 +198,53 @@ def _aggregate(rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def evaluate_answers(model, tokenizer, prompts: Sequence, answers: Sequence[str], score, *, k: int = 8,
-                     temperature: float = 0.6, max_new_tokens: int = 512, seed: int = 0,
-                     batch_size: int = 32) -> dict[str, float]:
+def evaluate_answers(
+    model,
+    tokenizer,
+    prompts: Sequence,
+    answers: Sequence[str],
+    score,
+    *,
+    k: int = 8,
+    temperature: float = 0.6,
+    max_new_tokens: int = 512,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> dict[str, float]:
     """Real-math evaluation: greedy accuracy, avg@k (mean accuracy of k samples at `temperature`) and unbiased
     pass@k, with `score(completion, answer) -> 0/1` (math-verify for real data). Prompts may be strings or
     conversations (the tokenizer's chat template is applied)."""
     check_int("k", k, 1)
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if isinstance(p, list) else p
-             for p in prompts]
-    greedy, _, _ = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, temperature=None, seed=seed,
-                            batch_size=batch_size, with_entropy=False)
-    samples, _, _ = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, temperature=temperature,
-                             num_return_sequences=k, seed=seed, batch_size=batch_size, with_entropy=False)
+    texts = [
+        tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if isinstance(p, list) else p
+        for p in prompts
+    ]
+    greedy, _, _ = generate(
+        model,
+        tokenizer,
+        texts,
+        max_new_tokens=max_new_tokens,
+        temperature=None,
+        seed=seed,
+        batch_size=batch_size,
+        with_entropy=False,
+    )
+    samples, _, _ = generate(
+        model,
+        tokenizer,
+        texts,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        num_return_sequences=k,
+        seed=seed,
+        batch_size=batch_size,
+        with_entropy=False,
+    )
     g = np.array([score(c, a) for c, a in zip(greedy, answers)], dtype=float)
     s = np.array([score(samples[i * k + j], a) for i, a in enumerate(answers) for j in range(k)]).reshape(-1, k)
-    return {"greedy_acc": float(g.mean()), f"avg@{k}": float(s.mean()),
-            f"pass@{k}": float(np.mean([pass_at_k(k, int(c), k) for c in s.sum(1)])), "n_items": float(len(answers))}
+    return {
+        "greedy_acc": float(g.mean()),
+        f"avg@{k}": float(s.mean()),
+        f"pass@{k}": float(np.mean([pass_at_k(k, int(c), k) for c in s.sum(1)])),
+        "n_items": float(len(answers)),
+    }

@@ -72,7 +72,7 @@ class PretrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PretrainConfig":
+    def from_dict(cls, d: dict) -> PretrainConfig:
         d = dict(d)
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -84,7 +84,7 @@ class PretrainConfig:
             d["model"] = ModelConfig(**d["model"])
         return cls(**d)
 
-    def with_(self, **changes) -> "PretrainConfig":
+    def with_(self, **changes) -> PretrainConfig:
         return replace(self, **changes)
 
     @property
@@ -124,8 +124,9 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, progress: bool = True, flush_de
     torch.manual_seed(cfg.seed)
     tok = build_tokenizer()
     model = build_model(cfg.model, tok, seed=cfg.seed)
-    rows = build_corpus(cfg.task, cfg.n_corpus, cfg.reliable_share, cfg.contamination,
-                        cfg.contamination_repeats, seed=cfg.seed)
+    rows = build_corpus(
+        cfg.task, cfg.n_corpus, cfg.reliable_share, cfg.contamination, cfg.contamination_repeats, seed=cfg.seed
+    )
     input_ids, mask, labels = encode_rows(rows, tok, cfg.model.max_positions)
     n_tokens_per_epoch = int(mask.sum())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))

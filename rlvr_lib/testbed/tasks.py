@@ -242,12 +242,15 @@ def build_corpus(
         if p in held_out:
             continue
         style = "reliable" if rng.random() < reliable_share else "shortcut"
-        rows.append({"prompt": p.prompt, "completion": render(p, style, cfg.format), "style": style,
-                     "contaminated": False})
+        rows.append(
+            {"prompt": p.prompt, "completion": render(p, style, cfg.format), "style": style, "contaminated": False}
+        )
     for item in eval_items(cfg, contamination):
         if item["contaminated"]:
             text = render(item["problem"], "reliable", cfg.format)
-            rows += [{"prompt": item["prompt"], "completion": text, "style": "reliable", "contaminated": True}
-                     for _ in range(contamination_repeats)]
+            rows += [
+                {"prompt": item["prompt"], "completion": text, "style": "reliable", "contaminated": True}
+                for _ in range(contamination_repeats)
+            ]
     rng.shuffle(rows)
     return rows

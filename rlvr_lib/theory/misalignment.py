@@ -28,7 +28,7 @@ def binom_pmf(k, n: int, q: float) -> np.ndarray:
     from math import comb
 
     k = np.atleast_1d(k)
-    return np.array([comb(n, int(j)) * q**int(j) * (1 - q) ** (n - int(j)) for j in k])
+    return np.array([comb(n, int(j)) * q ** int(j) * (1 - q) ** (n - int(j)) for j in k])
 
 
 def delta(f, g, n_c: int, G: int):
@@ -85,8 +85,9 @@ def simulate_delta(n_c: int, G: int, n: int = 200_000, seed: int = 0):
 def correct_advantage_mean(p_correct: float, G: int, n: int = 200_000, seed: int = 0):
     """Monte Carlo of E[A_i | response i correct] under a random reward with std-normalised advantages, where
     each response is correct with probability p_correct. Returns (mean, standard error)."""
-    from rlvr_lib.theory.simulator import group_advantages
     import torch
+
+    from rlvr_lib.theory.simulator import group_advantages
 
     rng = np.random.default_rng(seed)
     correct = rng.random((n, G)) < p_correct

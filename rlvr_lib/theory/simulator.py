@@ -101,8 +101,7 @@ def mc_entropy_change(pi, eta: float, s: float = 1.0, n: int = 200_000, seed: in
     p = torch.softmax(z, -1)
     logp = torch.log_softmax(z, -1)
     first = -eta * ((p * (logp - (p * logp).sum())) * (x - (p * x).sum(-1, keepdim=True))).sum(-1)
-    return (float(dH.mean()), float(dH.std() / math.sqrt(n)), float(first.mean()),
-            float(first.std() / math.sqrt(n)))
+    return (float(dH.mean()), float(dH.std() / math.sqrt(n)), float(first.mean()), float(first.std() / math.sqrt(n)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -205,8 +204,10 @@ def simulate(cfg: SimConfig, rule: ClipRule):
     gen = torch.Generator().manual_seed(cfg.seed)
     z = initial_logits(cfg)
     T = cfg.iterations
-    out = {k: np.full((T + 1, cfg.seeds), np.nan) for k in
-           ("entropy", "accuracy", "clip_low", "clip_high", "ratio_max", "n_raw", "c_plus", "reward")}
+    out = {
+        k: np.full((T + 1, cfg.seeds), np.nan)
+        for k in ("entropy", "accuracy", "clip_low", "clip_high", "ratio_max", "n_raw", "c_plus", "reward")
+    }
 
     def record(t, z):
         out["entropy"][t] = softmax_entropy(z).mean(-1).numpy()
@@ -216,7 +217,13 @@ def simulate(cfg: SimConfig, rule: ClipRule):
     for t in range(1, T + 1):
         z, st = grpo_iteration(z, cfg, rule, gen)
         record(t, z)
-        for k_out, k in (("clip_low", "low"), ("clip_high", "high"), ("ratio_max", "ratio_max"),
-                         ("n_raw", "n_raw"), ("c_plus", "c_plus"), ("reward", "reward")):
+        for k_out, k in (
+            ("clip_low", "low"),
+            ("clip_high", "high"),
+            ("ratio_max", "ratio_max"),
+            ("n_raw", "n_raw"),
+            ("c_plus", "c_plus"),
+            ("reward", "reward"),
+        ):
             out[k_out][t] = st[k].numpy()
     return out
