@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from rlvr_lib.experiments import lm_lab as lm
-from rlvr_lib.stats import mean_ci
 
 
 def fake_runs(changes: dict[str, list[float]], metric="eval/sampled_acc", initial=0.5):
@@ -31,12 +30,6 @@ def fake_runs(changes: dict[str, list[float]], metric="eval/sampled_acc", initia
     return pd.DataFrame(rows)
 
 
-def test_mean_ci_is_a_t_interval():
-    m, h, n = mean_ci([1.0, 2.0, 3.0])
-    assert (m, n) == (2.0, 3) and h == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-3)
-    assert math.isnan(mean_ci([1.0])[1])
-
-
 def test_change_table_and_paired_difference():
     df = fake_runs({"a": [0.1, 0.2, 0.3], "b": [0.0, 0.1, 0.1]})
     t = lm.change_table(df, ["eval/sampled_acc"]).set_index("arm")
@@ -47,12 +40,18 @@ def test_change_table_and_paired_difference():
     assert m == pytest.approx(d.mean()) and h == pytest.approx(4.303 * d.std(ddof=1) / math.sqrt(3), rel=1e-3)
 
 
-def test_interval_sign_and_verdicts():
-    assert lm.interval_sign(0.2, 0.1) == 1 and lm.interval_sign(-0.2, 0.1) == -1 and lm.interval_sign(0.05, 0.1) == 0
+def test_verdict_from_sign():
     assert lm.verdict_from_sign("C4", 0.2, 0.1, "x").verdict == "supported"
     assert lm.verdict_from_sign("C4", -0.2, 0.1, "x").verdict == "not supported"
     assert lm.verdict_from_sign("C4", 0.0, 0.1, "x").verdict == "inconclusive"
     assert lm.verdict_from_sign("C6", -0.2, 0.1, "x", expect=-1).verdict == "supported"
+
+
+def test_arms_are_explicit_records():
+    arms = lm.arms("b", [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP], group="g")
+    assert arms[("g", "random, no clip")] == {"base": "b", "reward": {"random": 1.0}, "clip_rule": "none"}
+    assert all("clip_rule" in a.fields for a in vars(lm).values() if isinstance(a, lm.Arm))
+    assert lm.ENTROPY_COEF.with_(entropy_coef=-0.1).fields["entropy_coef"] == -0.1
 
 
 def test_windowed_recomputes_the_bias_ratio_from_window_means():

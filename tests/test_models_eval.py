@@ -1,3 +1,5 @@
+"""Tiny models, pretraining and held-out evaluation: determinism, caching, and metrics against references."""
+
 import itertools
 import json
 import math

@@ -1,3 +1,5 @@
+"""Reward functions on TRL's contract: values, stable metric names, reproducible random streams, bad dials."""
+
 import numpy as np
 import pytest
 

@@ -1,3 +1,5 @@
+"""The task world: the column method, the two styles, the verifier, the splits and the corpus dials."""
+
 import random
 from collections import Counter
 

@@ -6,19 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from rlvr_lib import clip
 from rlvr_lib.clip import ClipRule
 from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.theory import misalignment as mis
 from rlvr_lib.theory import simulator as theory
 from rlvr_lib.theory.simulator import SimConfig
-
-
-def test_simulator_uses_the_trainers_clip_functions():
-    import rlvr_lib.rl.trainer as trainer
-
-    assert theory.clip_objective is clip.clip_objective is trainer.clip_objective
-    assert theory.clipping_bias is clip.clipping_bias is trainer.clipping_bias
 
 
 @pytest.mark.parametrize("G", [2, 3, 5, 8, 16])
@@ -117,10 +109,3 @@ def test_clipping_bias_scan_runs_and_ratio_is_large_when_few_tokens_clip():
     assert (t.E_abs_N_raw > 0).all()
     clipped = t[t.p_plus > 0]
     assert len(clipped) and (clipped.ratio > 1).all()
-
-
-def test_verdict_logic_is_data_driven():
-    good = lab.c1_table([2, 4])
-    assert lab.c1_verdicts(good)[0].verdict == "supported"
-    bad = good.assign(moment_3=0.1)
-    assert lab.c1_verdicts(bad)[0].verdict == "not supported"

@@ -1,0 +1,323 @@
+"""Every verdict function, fed small synthetic tables, comes out each way it can: the verdicts are computed."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import theory_lab as lab
+from rlvr_lib.verdicts import VERDICTS, Verdict, decide
+
+SUP, NOT, INC = VERDICTS
+
+
+def outcome(verdicts: list[Verdict], claim: str) -> str:
+    (v,) = [v for v in verdicts if v.claim == claim]
+    return v.verdict
+
+
+def test_decide_truth_table():
+    assert [decide(a, b) for a, b in itertools.product((True, False), repeat=2)] == [INC, SUP, NOT, INC]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# theory lab
+
+
+def test_c1():
+    good = lab.c1_table([2, 4])
+    assert outcome(lab.c1_verdicts(good), "C1") == SUP
+    assert outcome(lab.c1_verdicts(good.assign(moment_3=0.1)), "C1") == NOT
+    assert outcome(lab.c1_verdicts(good.assign(max_abs_A=good.bound + 0.5)), "C1") == NOT
+
+
+def c2_c5_tables(power=2.0, first_z=0.0, uniform_sign=-1.0, rel_gap=0.0):
+    """E[dH] = c * eta^power per policy, the Monte Carlo off the closed form by `rel_gap`, the first-order term
+    `first_z` standard errors from 0; uniform and mild-skew policies of sign `uniform_sign`, the dominant one > 0."""
+    etas = [0.01, 0.02, 0.05, 0.1]
+    coefs = {lab.UNIFORM: uniform_sign * 0.4, lab.MILD_SKEW: uniform_sign * 0.3, lab.DOMINANT: 0.05}
+    step = pd.DataFrame(
+        [
+            {
+                "policy": p,
+                "eta": e,
+                "mc_mean": c * e**power * (1 + rel_gap),
+                "closed_form": c * e**2,
+                "first_order_mean": first_z * 1e-4,
+                "first_order_se": 1e-4,
+            }
+            for p, c in coefs.items()
+            for e in etas
+        ]
+    )
+    qs = np.linspace(0.1, 0.9, 9)
+    skew = pd.DataFrame({"q": qs, "closed_form": qs - 0.6, "mc_mean": qs - 0.6})
+    grpo = pd.DataFrame([{"init": "flat", "eta": e, "mean_dH": -(e**2)} for e in etas])
+    return step, skew, grpo
+
+
+@pytest.mark.parametrize(
+    "kw, c2, c5",
+    [
+        ({}, SUP, SUP),
+        ({"power": 1.0}, NOT, INC),  # first-order scaling (the closed form then misses it too)
+        ({"first_z": 6.0}, INC, SUP),  # slope 2 but a first-order mean away from 0
+        ({"uniform_sign": 1.0}, SUP, NOT),  # a uniform policy gaining entropy
+        ({"rel_gap": 0.2}, SUP, INC),  # signs right, closed form off by 20%
+    ],
+)
+def test_c2_c5(kw, c2, c5):
+    v = lab.c2_c5_verdicts(*c2_c5_tables(**kw))
+    assert (outcome(v, "C2"), outcome(v, "C5")) == (c2, c5)
+
+
+@pytest.mark.parametrize("ratios, expected", [([20, 40, 80], SUP), ([0.5, 3, 8], NOT), ([3, 4, 8], INC)])
+def test_c3(ratios, expected):
+    t = pd.DataFrame({"vary": "eps", "value": [0.1, 0.2, 0.3], "ratio": ratios, "p_plus": [1e-3, 5e-3, 1e-2]})
+    assert outcome(lab.c3_verdicts(t), "C3") == expected
+
+
+def test_c3_without_clipping_is_inconclusive():
+    t = pd.DataFrame({"vary": "eps", "value": [0.2], "ratio": [np.inf], "p_plus": [0.0]})
+    assert outcome(lab.c3_verdicts(t), "C3") == INC
+
+
+def dynamics(final_H: dict, final_ci: dict, peak: dict, peak_ci: float = 0.01, inits=("flat", "skewed")):
+    """A C6 / C7 table: entropy 1.0 at iteration 0 and final_H[rule] (+- final_ci[rule]) at iteration 2;
+    max ratio peak[rule] (+- peak_ci) at iteration 1."""
+    rows = []
+    for init, rule in itertools.product(inits, lab.C6_RULES):
+        rows += [
+            {"init": init, "rule": rule, "iteration": 0, "metric": "entropy", "mean": 1.0, "ci": 0.0},
+            {
+                "init": init,
+                "rule": rule,
+                "iteration": 2,
+                "metric": "entropy",
+                "mean": final_H[rule],
+                "ci": final_ci[rule],
+            },
+            {"init": init, "rule": rule, "iteration": 0, "metric": "ratio_max", "mean": np.nan, "ci": np.nan},
+            {"init": init, "rule": rule, "iteration": 1, "metric": "ratio_max", "mean": peak[rule], "ci": peak_ci},
+            {"init": init, "rule": rule, "iteration": 2, "metric": "ratio_max", "mean": 1.0, "ci": peak_ci},
+        ]
+    return pd.DataFrame(rows)
+
+
+H_PARK = {"none": 0.9, "symmetric": 0.7, "upper_only": 0.6, "lower_only": 1.1}
+CI_EQUAL = dict.fromkeys(lab.C6_RULES, 0.02)
+PEAK_STABLE = {"none": 3.0, "symmetric": 1.3, "upper_only": 1.3, "lower_only": 1.3}
+
+
+@pytest.mark.parametrize(
+    "final_H, c6",
+    [
+        (H_PARK, SUP),
+        ({**H_PARK, "symmetric": 1.0}, NOT),  # clipping raised entropy
+        ({**H_PARK, "symmetric": 0.9}, INC),  # no difference
+    ],
+)
+def test_c6(final_H, c6):
+    assert outcome(lab.c6_c7_verdicts(dynamics(final_H, CI_EQUAL, PEAK_STABLE)), "C6") == c6
+
+
+@pytest.mark.parametrize(
+    "final_ci, peak, c7",
+    [
+        ({**CI_EQUAL, "symmetric": 0.01}, PEAK_STABLE, SUP),  # lower peak ratio, smaller spread
+        (CI_EQUAL, {**PEAK_STABLE, "symmetric": 4.0}, NOT),  # clipped peak ratio higher
+        ({**CI_EQUAL, "symmetric": 0.05}, PEAK_STABLE, NOT),  # clipped spread 2.5x larger
+        (CI_EQUAL, {**PEAK_STABLE, "symmetric": 2.995}, INC),  # peaks within each other's intervals
+        ({**CI_EQUAL, "symmetric": 0.025}, PEAK_STABLE, INC),  # lower peak, spread 1.25x: neither
+    ],
+)
+def test_c7_tabular_can_come_out_every_way(final_ci, peak, c7):
+    assert outcome(lab.c6_c7_verdicts(dynamics(H_PARK, final_ci, peak)), "C7") == c7
+
+
+def bandit(em_gain_correct, em_gain_wrong, rc_gain_correct, rc_gain_wrong, ci=0.01):
+    rows = []
+    for mode_correct, q in itertools.product((True, False), (0.2, 0.5, 0.8)):
+        acc0 = q if mode_correct else (1 - q) / 9
+        em = em_gain_correct if mode_correct else em_gain_wrong
+        rc = (rc_gain_correct if mode_correct else rc_gain_wrong) * acc0 * 4  # gain growing with accuracy
+        for arm, gain in ((lab.BANDIT_ENTROPY_MIN, em), (lab.BANDIT_RANDOM_CLIP, rc)):
+            rows.append(
+                {
+                    "mode_correct": mode_correct,
+                    "q": q,
+                    "arm": arm.label,
+                    "initial_acc": acc0,
+                    "gain": gain,
+                    "gain_ci": ci,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    "args, c8, c11",
+    [
+        ((0.2, -0.05, 0.1, 0.0), SUP, SUP),
+        ((0.2, 0.05, -0.1, 0.0), NOT, NOT),  # entropy min. helps with a wrong mode; gain falls with accuracy
+        ((0.2, 0.0, 0.0, 0.0), INC, INC),  # no loss with a wrong mode; no gain at all
+    ],
+)
+def test_c8_c11_bandit(args, c8, c11):
+    v = lab.c8_c11_verdicts(bandit(*args))
+    assert (outcome(v, "C8"), outcome(v, "C11")) == (c8, c11)
+
+
+def c10_tables(enum_gap=0.0, mc_z=0.0, mirror=0.0, adv_z=0.0):
+    t = pd.DataFrame(
+        {
+            "E_closed": [1.0, 2.0],
+            "E_enum": [1.0 + enum_gap, 2.0],
+            "Var_closed": [1.0, 1.0],
+            "Var_enum": [1.0, 1.0],
+            "E_mc": [1.0 + mc_z * 0.01, 2.0],
+            "E_mc_se": [0.01, 0.01],
+            "Var_mc": [1.0, 1.0],
+        }
+    )
+    tp = pd.DataFrame(
+        {"p": [0.3, 0.7], "E_closed": [1.0, 1.0], "E_enum": [1.0, 1.0], "E_closed_mirror": [1.0 + mirror, 1.0]}
+    )
+    adv = pd.DataFrame({"p": [0.5], "mean": [adv_z * 0.01], "se": [0.01]})
+    return t, tp, adv
+
+
+@pytest.mark.parametrize(
+    "kw, c10, c11",
+    [({}, SUP, NOT), ({"enum_gap": 1e-3}, NOT, NOT), ({"mc_z": 6.0}, INC, NOT), ({"adv_z": 6.0}, SUP, INC)],
+)
+def test_c10_and_c11_from_the_moments(kw, c10, c11):
+    v = lab.c10_verdicts(*c10_tables(**kw))
+    assert (outcome(v, "C10"), outcome(v, "C11")) == (c10, c11)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tiny LM
+
+
+def runs(changes: dict, metric: str, initial: float = 0.5, group: str = "") -> pd.DataFrame:
+    """Tidy run rows: per arm a list of per-seed changes of `metric` between step 0 and step 100."""
+    rows = []
+    for arm, deltas in changes.items():
+        for seed, d in enumerate(deltas):
+            for step, v in ((0, initial), (100, initial + d)):
+                rows.append(
+                    {
+                        "run_id": f"{group}{arm}-{seed}",
+                        "group": group,
+                        "arm": arm,
+                        "seed": seed,
+                        "status": "complete",
+                        "step": step,
+                        "metric": metric,
+                        "value": v,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+UP, DOWN, FLAT = [0.10, 0.12, 0.14], [-0.10, -0.12, -0.14], [-0.1, 0.0, 0.1]
+
+
+def e1_data(acc_noclip, H_clip, H_noclip, ratio_clip, ratio_noclip, acc_clip):
+    R, N = lm.RANDOM_CLIP.label, lm.RANDOM_NO_CLIP.label
+    df = pd.concat(
+        [
+            runs({R: acc_clip, N: acc_noclip}, "eval/sampled_acc"),
+            runs({R: H_clip, N: H_noclip}, "eval/entropy"),
+            runs({R: ratio_clip, N: ratio_noclip}, "ratio/max", initial=1.0),
+        ],
+        ignore_index=True,
+    )
+    return df, lm.change_table(df, ["eval/sampled_acc", "eval/entropy"])
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (SUP, SUP, INC)),
+        ((DOWN, [0.2, 0.21, 0.22], [0.0] * 3, [2.0, 2.1, 2.2], [0.1, 0.1, 0.1], UP), (NOT, NOT, NOT)),
+        ((FLAT, FLAT, FLAT, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], [0.3, 0.32, 0.34]), (INC, INC, SUP)),
+    ],
+)
+def test_e1(data, expected):
+    v = lm.e1_verdicts(*e1_data(*data))
+    assert (outcome(v, "C4"), outcome(v, "C6"), outcome(v, "C7")) == expected
+
+
+def table(rows: list[tuple]) -> pd.DataFrame:
+    """A change table from (group, arm, metric, change, ci) rows."""
+    return pd.DataFrame(rows, columns=["group", "arm", "metric", "change", "ci"])
+
+
+@pytest.mark.parametrize(
+    "reliable, shortcut, expected", [(0.1, -0.1, SUP), (0.1, 0.1, NOT), (0.0, -0.1, INC), (0.1, 0.0, SUP)]
+)
+def test_e2(reliable, shortcut, expected):
+    t = table(
+        [
+            (g, a.label, "eval/sampled_acc", c, 0.05)
+            for a in (lm.ENTROPY_COEF, lm.ENTROPY_REWARD)
+            for g, c in (("default", reliable), ("shortcut", shortcut))
+        ]
+    )
+    assert outcome(lm.e2_verdicts(t), "C8") == expected
+
+
+@pytest.mark.parametrize("share, expected", [(0.2, SUP), (-0.2, NOT), (0.0, INC)])
+def test_e3(share, expected):
+    rows = []
+    for g, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
+        for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP):
+            rows += [(g, a.label, pref, share, 0.05), (g, a.label, "eval/sampled_acc", share, 0.05)]
+    v = lm.e3_verdicts(table(rows))
+    assert len(v) == 4 and {x.verdict for x in v} == {expected}
+
+
+@pytest.mark.parametrize("clean, contaminated, expected", [(0.1, 0.1, SUP), (0.0, 0.2, NOT), (0.0, 0.0, INC)])
+def test_e4(clean, contaminated, expected):
+    R = lm.RANDOM_CLIP.label
+    t = table(
+        [("", R, "eval/clean/sampled_acc", clean, 0.05), ("", R, "eval/contaminated/sampled_acc", contaminated, 0.05)]
+    )
+    assert outcome(lm.e4_verdicts(t), "C9") == expected
+
+
+@pytest.mark.parametrize("slope, expected", [(0.5, SUP), (-0.5, NOT), (0.0, INC)])
+def test_e5(slope, expected):
+    rng = np.random.default_rng(0)
+    rows = []
+    for arm in (lm.RANDOM_CLIP, lm.GROUND_TRUTH):
+        for x in np.repeat([0.2, 0.4, 0.6, 0.8], 3):
+            noise = rng.normal(0, 0.2 if slope == 0 else 0.01)
+            rows.append({"arm": arm.label, "initial": x, "change": slope * x + noise})
+    assert outcome(lm.e5_verdicts(pd.DataFrame(rows)), "C11") == expected
+
+
+@pytest.mark.parametrize("diff, expected", [(0.1, SUP), (-0.1, NOT), (0.0, INC)])
+def test_e6(diff, expected):
+    base = [0.01, 0.02, 0.03]
+    df = runs(
+        {lm.EPS_02.label: base, lm.CLIP_HIGHER.label: [b + diff + 0.01 * (i - 1) for i, b in enumerate(base)]},
+        "eval/entropy",
+    )
+    assert outcome(lm.e6_verdicts(df), "C12") == expected
+
+
+@pytest.mark.parametrize("gt, rnd, expected", [(0.3, 0.1, SUP), (0.3, -0.1, NOT), (0.3, 0.0, INC), (0.1, 0.3, INC)])
+def test_e7(gt, rnd, expected):
+    t = table(
+        [
+            ("", lm.GROUND_TRUTH.label, "eval/sampled_acc", gt, 0.05),
+            ("", lm.RANDOM.label, "eval/sampled_acc", rnd, 0.05),
+        ]
+    )
+    (v,) = lm.e7_verdicts(t)
+    assert v.verdict == expected
