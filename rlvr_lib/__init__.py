@@ -1,22 +1,45 @@
 """rlvr_lib: a companion library to "Exploration vs Exploitation: Rethinking RLVR through Clipping, Entropy,
 and Spurious Reward" (Chen et al., ICLR 2026, arXiv 2512.16912).
 
-Modules, one idea each:
+Layers, lowest first; a module imports only from its own layer or the ones above it in this list:
 
-* ``tasks``       the synthetic task world (difficulty, solution-style and contamination dials);
-* ``models``      character tokenizer, tiny causal LMs, the one loader for local paths and hub names;
-* ``pretrain``    pretraining of tiny bases, cached by configuration;
-* ``evaluation``  greedy / exact / sampled accuracy, pass@k, entropy, style shares, clean vs contaminated;
-* ``clip``        clip rules as pure tensor functions (shared by the trainer and the theory lab);
-* ``rewards``     reward functions on TRL's contract;
-* ``config``      the typed experiment configuration that produces a ``GRPOConfig``;
-* ``trainer``     the GRPOTrainer subclass, diagnostics and the run driver;
-* ``records``     run directories, atomic status, the tidy loader;
-* ``theory``      tabular softmax-policy simulations of the paper's theory;
-* ``misalignment`` the reward-misalignment model in closed form;
-* ``stats`` and ``plots``  intervals, verdicts, and the house figure style.
+Shared pure pieces (top level)
+  ``_checks``     argument checks that raise one clear error naming the parameter;
+  ``clip``        clip rules as pure tensor functions, shared by the trainer and the theory lab;
+  ``entropy``     the one definition of a softmax's entropy;
+  ``stats``       the one 95% interval (Student t), the seed band, the interval sign;
+  ``verdicts``    the Verdict type, how one is decided, saved and loaded.
+``testbed/``      the synthetic world the tiny-LM experiments run in
+  ``tasks``       the task world (difficulty, solution-style and contamination dials);
+  ``models``      character tokenizer, tiny causal LMs, the one loader, the one left-padded scoring pass;
+  ``pretrain``    pretraining of tiny bases, cached by configuration;
+  ``bases``       the named bases, one dial changed at a time;
+  ``evaluation``  greedy / exact / sampled accuracy, pass@k, entropy, style shares, clean vs contaminated.
+``rl/``           GRPO with TRL
+  ``rewards``     reward functions on TRL's contract;
+  ``config``      the typed experiment configuration that produces a ``GRPOConfig``;
+  ``records``     run directories, atomic status, the tidy loader;
+  ``trainer``     the GRPOTrainer subclass (one class, one divergence: ``_compute_loss``);
+  ``driver``      the run driver: record callback, step-0 evaluation cache, ``run_experiment``.
+``theory/``       the theory on tabular softmax policies
+  ``simulator``   GRPO on softmax policies, vectorised over seeds, and the entropy closed forms;
+  ``misalignment`` the reward-misalignment model in closed form.
+``experiments/``  what the notebooks call
+  ``theory_lab``  the theory-lab experiments: tables and verdicts;
+  ``lm_lab``      the tiny-LM experiments: arms, sweeps, tables and verdicts;
+  ``plots``       the house figure style and plot functions on tidy tables.
+``scale/``        real models
+  ``data``        real math datasets and prompt templates;
+  ``recipes``     the YAML recipes, validated before any model is loaded;
+  ``entry``       the training entry point (one process or TRL's accelerate / DeepSpeed / vLLM path).
+``pipeline/``     the machinery
+  ``main``        the main job: bases, notebooks, book, with stage times;
+  ``runner``      papermill execution with a cache keyed by source and parameters;
+  ``book``        helpers of the book's own pages (scorecard, claim chapters, testbed table).
 
-Heavy dependencies (torch, transformers, trl) are imported inside the modules that need them.
+``rlvr_lib.main`` and ``rlvr_lib.entry`` are thin aliases, so that ``python -m rlvr_lib.main`` and
+``python -m rlvr_lib.entry`` stay where users type them. Heavy dependencies (torch, transformers, trl) are
+imported inside the modules that need them.
 """
 
 import warnings

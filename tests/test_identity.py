@@ -52,3 +52,21 @@ def test_the_entropy_reward_goes_through_the_shared_functions(monkeypatch):
     r = rewards.NegEntropyReward().bind(model, tok)
     out = r(prompts=["12+34="], completion_ids=[tok("R46", add_special_tokens=False)["input_ids"]])
     assert calls == ["logits", "entropy"] and out[0] < 0
+
+
+LAYER = {"": 0, "testbed": 1, "theory": 1, "rl": 2, "experiments": 3, "scale": 3, "pipeline": 4}
+
+
+def test_layers_only_import_downwards():
+    """A module imports from its own layer or lower ones (the aliases main.py and entry.py excepted)."""
+    bad = []
+    for p in PKG.rglob("*.py"):
+        rel = p.relative_to(PKG)
+        if rel.as_posix() in ("main.py", "entry.py"):
+            continue
+        own = LAYER[rel.parts[0] if len(rel.parts) > 1 else ""]
+        for m in re.finditer(r"^\s*from rlvr_lib(?:\.(\w+))?(?:\.\w+)* import", p.read_text(), re.M):
+            sub = m.group(1) if m.group(1) in LAYER else ""
+            if LAYER[sub] > own:
+                bad.append(f"{rel} imports rlvr_lib.{m.group(1)}")
+    assert not bad, bad
