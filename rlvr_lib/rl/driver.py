@@ -43,13 +43,17 @@ class RecordCallback(TrainerCallback):
         self.diverged, self.bar, self.last_eval_step = False, None, -1
         self.last_reward = float("nan")
         self.model = None
+        self.trackers = []  # the trainer's tracker callbacks (TensorBoard, Trackio, W&B): evaluations go there too
 
-    def _evaluate(self, step, model):
+    def _evaluate(self, step, model, args=None, state=None, control=None):
         if self.evaluate_fn is None or step == self.last_eval_step:
             return
         t0 = time.perf_counter()
         res = self.evaluate_fn(model)
-        self.record.log(step, {**{f"eval/{k}": v for k, v in res.items()}, "eval/wall_s": time.perf_counter() - t0})
+        logs = {**{f"eval/{k}": v for k, v in res.items()}, "eval/wall_s": time.perf_counter() - t0}
+        self.record.log(step, logs)
+        for tracker in self.trackers:  # their own on_log, so the values land where the training metrics do
+            tracker.on_log(args, state, control, logs={k: float(v) for k, v in logs.items()})
         self.last_eval_step = step
 
     def on_train_begin(self, args, state, control, model=None, **kw):
@@ -57,8 +61,11 @@ class RecordCallback(TrainerCallback):
         if self.progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=state.max_steps, desc=self.record.dir.name, mininterval=1.0)
-        self._evaluate(0, model)
+            self.bar = tqdm(
+                total=state.max_steps, initial=state.global_step, desc=self.record.dir.name, mininterval=1.0
+            )
+        if state.global_step == 0:  # a resumed run evaluated its checkpoint step before saving it
+            self._evaluate(0, model, args, state, control)
 
     def on_step_end(self, args, state, control, model=None, **kw):
         step = state.global_step
@@ -66,7 +73,7 @@ class RecordCallback(TrainerCallback):
             self.diverged, control.should_training_stop = True, True
             return
         if step % self.eval_every == 0 or step == state.max_steps:
-            self._evaluate(step, model)
+            self._evaluate(step, model, args, state, control)
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = dict(logs or {})
@@ -91,9 +98,59 @@ class RecordCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, model=None, **kw):
         if not self.diverged:
-            self._evaluate(state.global_step, model)
+            self._evaluate(state.global_step, model, args, state, control)
         if self.bar is not None:
             self.bar.close()
+
+
+TRACKER_CALLBACKS = ("TensorBoardCallback", "TrackioCallback", "WandbCallback")
+STATE_FILE = "rlvr_state-{rank}.json"  # in each checkpoint directory, one per process
+
+
+class CheckpointStateCallback(TrainerCallback):
+    """Saves, beside each checkpoint TRL writes, what TRL does not: the run id (so that a checkpoint is never
+    resumed into another configuration) and the random-reward streams' generator states (so that a resumed
+    run draws the rewards an uninterrupted one would). Written after the checkpoint itself, so a checkpoint
+    with this file is complete."""
+
+    def __init__(self, run_id: str, rewards: list, process_index: int = 0):
+        self.run_id, self.rewards, self.rank = run_id, rewards, process_index
+
+    def on_save(self, args, state, control, **kw):
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        from rlvr_lib.rl.records import atomic_write_json
+
+        ckpt = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        streams = [r.rng.bit_generator.state if hasattr(r, "rng") else None for r in self.rewards]
+        atomic_write_json(
+            ckpt / STATE_FILE.format(rank=self.rank),
+            {"run_id": self.run_id, "step": state.global_step, "reward_streams": streams},
+        )
+
+
+def last_checkpoint(trl_dir: Path) -> Path | None:
+    """The latest complete checkpoint (one whose state file was written) under `trl_dir`, or None."""
+    done = [d for d in Path(trl_dir).glob("checkpoint-*") if (d / STATE_FILE.format(rank=0)).is_file()]
+    return max(done, key=lambda d: int(d.name.rsplit("-", 1)[1]), default=None)
+
+
+def checkpoint_run_id(ckpt: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((Path(ckpt) / STATE_FILE.format(rank=0)).read_text())["run_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def restore_reward_streams(ckpt: Path, rewards: list, process_index: int = 0) -> None:
+    import json
+
+    saved = json.loads((Path(ckpt) / STATE_FILE.format(rank=process_index)).read_text())["reward_streams"]
+    for r, s in zip(rewards, saved, strict=True):
+        if s is not None:
+            r.rng.bit_generator.state = s
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -267,15 +324,31 @@ def train_recorded(
     grpo_overrides: dict | None = None,
     process_index: int = 0,
     is_main: bool = True,
+    run_id: str | None = None,
+    resume_from: Path | None = None,
+    save_model_to: Path | None = None,
     **finish_info,
 ) -> str:
     """Train with the record callback and close the record: complete, diverged (metrics kept) or failed (the
-    error re-raised). Returns the status. Shared by `run_experiment` and the scale-out entry point."""
+    error re-raised). Returns the status. Shared by `run_experiment` and the scale-out entry point.
+
+    Checkpoints are TRL's (``save_steps`` in `grpo_overrides`) and live in ``<run dir>/trl``; they are kept when
+    the run saves any, and the directory removed otherwise. `resume_from` (a checkpoint of the same `run_id`)
+    continues a run: TRL restores model, optimizer, scheduler, RNG states and data position, this function the
+    random-reward streams. `save_model_to` receives the final model and tokenizer (main process)."""
     cb = RecordCallback(record, evaluate_fn, cfg.eval_every, progress and is_main)
     trl_dir = record.dir / "trl"
+    checkpointing = (grpo_overrides or {}).get("save_strategy", "no") != "no"
     try:
         trainer = build_trainer(cfg, model, tokenizer, train_dataset, trl_dir, [cb], grpo_overrides, process_index)
-        trainer.train()
+        cb.trackers = [c for c in trainer.callback_handler.callbacks if type(c).__name__ in TRACKER_CALLBACKS]
+        if checkpointing:
+            trainer.add_callback(CheckpointStateCallback(run_id or "", trainer.reward_funcs, process_index))
+        if resume_from is not None:
+            restore_reward_streams(resume_from, trainer.reward_funcs, process_index)
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
+        if save_model_to is not None:
+            trainer.save_model(str(save_model_to))
     except Exception as e:
         diverged = cb.diverged or not params_finite(model)
         record.finish("diverged" if diverged else "failed", error=repr(e)[:2000])
@@ -283,8 +356,22 @@ def train_recorded(
             raise
         return "diverged"
     finally:
-        if is_main:
+        if is_main and not checkpointing:
             shutil.rmtree(trl_dir, ignore_errors=True)
     status = "diverged" if cb.diverged else "complete"
-    record.finish(status, steps=trainer.state.global_step, **finish_info)
+    record.finish(status, steps=trainer.state.global_step, **resources(model), **finish_info)
     return status
+
+
+def resources(model) -> dict:
+    """The device a run trained on and its peak memory in GB (CUDA: allocated by torch; CPU: the process's
+    peak resident set)."""
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        return {
+            "device": torch.cuda.get_device_name(device),
+            "peak_mem_gb": torch.cuda.max_memory_allocated(device) / 1e9,
+        }
+    import resource
+
+    return {"device": "cpu", "peak_mem_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}

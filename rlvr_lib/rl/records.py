@@ -116,6 +116,22 @@ class RunRecord:
             },
         )
 
+    def resume(self, step: int) -> None:
+        """Continue this record from a checkpoint at optimizer step `step`: rows after it (steps the resumed run
+        will redo) are dropped, the rest kept, and the status says running again, with the step resumed from."""
+        if not self.enabled:
+            return
+        rows = [r for r in read_metrics(self.dir) if r["step"] <= step]
+        tmp = self.dir / ".metrics.jsonl.tmp"
+        tmp.write_text("".join(json.dumps({k: _clean(v) for k, v in r.items()}) + "\n" for r in rows))
+        os.replace(tmp, self.dir / "metrics.jsonl")
+        meta = json.loads((self.dir / "meta.json").read_text())
+        meta.setdefault("resumed", []).append(
+            {"step": step, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git": git_revision(), "host": platform.node()}
+        )
+        atomic_write_json(self.dir / "meta.json", meta)
+        atomic_write_json(self.dir / "status.json", {"status": "running", "started": self.t0, "resumed_from": step})
+
     def log(self, step: int, metrics: dict) -> None:
         if not self.enabled:
             return

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from rlvr_lib._checks import ConfigError
-from rlvr_lib.scale.recipes import load_recipe, trl_accelerate_config
+from rlvr_lib.scale.recipes import TRACKERS, load_recipe, trl_accelerate_config
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -39,8 +39,40 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None:
-    """Train `recipe` in this process (one rank of a launch); return the run directory on the main process."""
+def run_dir_for(recipe, output_root: str = "runs") -> Path:
+    """``<output_root>/<recipe name>/<run id>``: the run id hashes the experiment and the recipe's settings."""
+    return Path(output_root) / recipe.name / (recipe.exp.run_id + "-" + _recipe_hash(recipe))
+
+
+def resolve_resume(recipe, output_root: str, resume: str | None) -> Path | None:
+    """The checkpoint to resume from, or None for a fresh run; a ConfigError, before any model is loaded, when
+    `resume` is given and there is no complete checkpoint of this run, or the one named belongs to another
+    configuration. `resume` is "last" (the latest checkpoint of this run) or a checkpoint directory."""
+    from rlvr_lib.rl.driver import checkpoint_run_id, last_checkpoint
+
+    if resume is None:
+        return None
+    run_dir = run_dir_for(recipe, output_root)
+    ckpt = last_checkpoint(run_dir / "trl") if resume == "last" else Path(resume)
+    if ckpt is None:
+        raise ConfigError(
+            f"--resume: no complete checkpoint of this run under {run_dir / 'trl'} (set save_steps in the recipe "
+            "to write checkpoints; the run directory is determined by the recipe and its overrides)"
+        )
+    found = checkpoint_run_id(ckpt)
+    if found is None:
+        raise ConfigError(f"--resume: {ckpt} is not a complete checkpoint written by rlvr-train")
+    if found != run_dir.name:
+        raise ConfigError(
+            f"--resume: {ckpt} belongs to run {found}, but this recipe and its overrides are run {run_dir.name}; "
+            "resume with the configuration that wrote it"
+        )
+    return ckpt
+
+
+def run(recipe, output_root: str = "runs", progress: bool = True, resume: str | None = None) -> Path | None:
+    """Train `recipe` in this process (one rank of a launch); return the run directory on the main process.
+    `resume`: None (fresh run), "last" or a checkpoint directory (see :func:`resolve_resume`)."""
     import torch
     from accelerate import PartialState
 
@@ -62,8 +94,10 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
             "arithmetic still works out, or launch with the planned number"
         )
     exp = recipe.exp
-    run_id = exp.run_id + "-" + _recipe_hash(recipe)
-    run_dir = Path(output_root) / recipe.name / run_id
+    run_dir = run_dir_for(recipe, output_root)
+    run_id = run_dir.name
+    recipe.check_tracker()
+    ckpt = resolve_resume(recipe, output_root, resume)
     if is_finished(run_dir):
         return run_dir if state.is_main_process else None
     torch.manual_seed(exp.seed)
@@ -89,17 +123,20 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
 
     model, tok = load_policy(recipe.model, dtype="bfloat16" if recipe.bf16 and torch.cuda.is_available() else "float32")
     record = RunRecord(run_dir, enabled=state.is_main_process)
-    record.start(
-        {
-            "experiment": exp.to_dict(),
-            "recipe": recipe.to_dict(),
-            "run_id": run_id,
-            "clip_rule": exp.clip.to_dict(),
-            "trl_epsilons": list(exp.trl_epsilons),
-            "num_processes": state.num_processes,
-        },
-        exp.seed,
-    )
+    if ckpt is not None:
+        record.resume(int(ckpt.name.rsplit("-", 1)[1]))
+    else:
+        record.start(
+            {
+                "experiment": exp.to_dict(),
+                "recipe": recipe.to_dict(),
+                "run_id": run_id,
+                "clip_rule": exp.clip.to_dict(),
+                "trl_epsilons": list(exp.trl_epsilons),
+                "num_processes": state.num_processes,
+            },
+            exp.seed,
+        )
     train_recorded(
         exp,
         model,
@@ -111,6 +148,9 @@ def run(recipe, output_root: str = "runs", progress: bool = True) -> Path | None
         grpo_overrides=recipe.grpo_overrides(),
         process_index=state.process_index,
         is_main=state.is_main_process,
+        run_id=run_id,
+        resume_from=ckpt,
+        save_model_to=run_dir / "model",
         num_processes=state.num_processes,
     )
     state.wait_for_everyone()
@@ -121,7 +161,8 @@ def _recipe_hash(recipe) -> str:
     import hashlib
 
     d = recipe.to_dict()
-    for k in ("name", "estimate", "experiment"):
+    # neither the tracker nor the checkpoint schedule changes what a run computes
+    for k in ("name", "estimate", "experiment", "report_to", "save_steps", "save_total_limit"):
         d.pop(k, None)
     d.pop("num_processes", None)  # the same run on 1 or N processes has the same identity
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
@@ -139,6 +180,14 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--output-root", default="runs")
     ap.add_argument("--dry-run", action="store_true", help="validate the recipe and print the plan, load nothing")
+    ap.add_argument(
+        "--resume",
+        nargs="?",
+        const="last",
+        metavar="CHECKPOINT",
+        help="continue this run from its last complete checkpoint (or the checkpoint directory given)",
+    )
+    ap.add_argument("--report-to", choices=TRACKERS, help="tracker override (recipe field report_to)")
     ap.add_argument("--print-accelerate-config", metavar="NAME", help="print the path of a TRL accelerate config")
     args = ap.parse_args(argv)
     if args.print_accelerate_config:
@@ -147,7 +196,12 @@ def main(argv=None) -> int:
     if not args.recipe:
         ap.error("--recipe is required")
     try:
-        recipe = load_recipe(args.recipe, parse_overrides(args.set))
+        overrides = parse_overrides(args.set)
+        if args.report_to:
+            overrides["report_to"] = args.report_to
+        recipe = load_recipe(args.recipe, overrides)
+        recipe.check_tracker()
+        resolve_resume(recipe, args.output_root, args.resume)  # fails here, before any model is loaded
     except ConfigError as e:
         print(f"recipe error: {e}", file=sys.stderr)
         return 2
@@ -159,11 +213,12 @@ def main(argv=None) -> int:
             "completions_per_step": recipe.exp.completions_per_step,
             "per_device_batch": recipe.per_device_batch,
             "grpo_overrides": recipe.grpo_overrides(),
+            "run_dir": str(run_dir_for(recipe, args.output_root)),
             "accelerate_config": str(trl_accelerate_config(recipe.accelerate_config)),
         }
         print(json.dumps(plan, indent=1))
         return 0
-    out = run(recipe, args.output_root)
+    out = run(recipe, args.output_root, resume=args.resume)
     if out is not None:
         print(f"run record: {out}")
     return 0

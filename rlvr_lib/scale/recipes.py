@@ -24,6 +24,8 @@ from rlvr_lib._checks import ConfigError, check_choice, check_int
 from rlvr_lib.rl.config import ExperimentConfig
 from rlvr_lib.scale.data import TEMPLATES, check_columns_of_file, check_source
 
+TRACKERS = ("none", "tensorboard", "trackio", "wandb")
+TRACKER_MODULES = {"tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
 ACCELERATE_CONFIGS = ("single_gpu", "multi_gpu", "zero1", "zero2", "zero3", "fsdp1", "fsdp2")
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -48,6 +50,11 @@ class Recipe:
     vllm_mode: str = "colocate"  # "colocate" or "server" (then start `trl vllm-serve` separately)
     bf16: bool = True
     gradient_checkpointing: bool = True
+    save_steps: int | None = (
+        None  # a checkpoint every N optimizer steps (a multiple of the rollout length); None = none
+    )
+    save_total_limit: int = 2  # checkpoints kept (the oldest are deleted); each holds model + optimizer state
+    report_to: str = "tensorboard"  # tracker: none, tensorboard (event files in the run directory), trackio, wandb
     estimate: dict = field(default_factory=dict)  # hardware and time ESTIMATES, for the book; not measured
 
     def __post_init__(self):
@@ -69,6 +76,18 @@ class Recipe:
         check_int("eval_k", self.eval_k, 1)
         check_choice("accelerate_config", self.accelerate_config, ACCELERATE_CONFIGS)
         check_choice("vllm_mode", self.vllm_mode, ("colocate", "server"))
+        check_choice("report_to", self.report_to, TRACKERS)
+        check_int("save_total_limit", self.save_total_limit, 1)
+        if self.save_steps is not None:
+            check_int("save_steps", self.save_steps, 1)
+            rollout = self.exp.steps_per_generation * self.exp.num_iterations
+            if self.save_steps % rollout:
+                raise ConfigError(
+                    f"save_steps = {self.save_steps} must be a multiple of the optimizer steps per rollout "
+                    f"(steps_per_generation x num_iterations = {rollout}): a checkpoint taken inside a rollout "
+                    "would lose the rest of that rollout's completions, and a resumed run would differ from an "
+                    "uninterrupted one"
+                )
         per_step = self.exp.completions_per_step
         split = self.num_processes * self.gradient_accumulation_steps
         if per_step % split:
@@ -99,7 +118,21 @@ class Recipe:
             activation_checkpointing=self.gradient_checkpointing and cuda,
             use_vllm=self.use_vllm,
             **({"vllm_mode": self.vllm_mode} if self.use_vllm else {}),
+            report_to=self.report_to,
+            save_strategy="steps" if self.save_steps else "no",
+            **({"save_steps": self.save_steps, "save_total_limit": self.save_total_limit} if self.save_steps else {}),
         )
+
+    def check_tracker(self) -> None:
+        """Raise a ConfigError naming the missing package when the chosen tracker is not installed."""
+        import importlib.util
+
+        module = TRACKER_MODULES.get(self.report_to)
+        if module and importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"report_to={self.report_to!r} needs the package {module!r}: pip install {module} "
+                "(or choose report_to=none)"
+            )
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -110,7 +143,7 @@ class Recipe:
 def load_recipe(path: str | Path, overrides: dict | None = None) -> Recipe:
     """Read and validate a recipe; `overrides` are {'key': value} or {'experiment.key': value}."""
     p = Path(path)
-    if not p.exists() and (RECIPE_DIR / f"{path}.yaml").exists():
+    if not p.is_file() and (RECIPE_DIR / f"{path}.yaml").is_file():  # a name (a directory of that name aside)
         p = RECIPE_DIR / f"{path}.yaml"
     raw = yaml.safe_load(p.read_text())
     if not isinstance(raw, dict):
