@@ -14,7 +14,7 @@ from pathlib import Path
 from rlvr_lib._checks import check_choice
 
 VERDICTS = ("supported", "not supported", "inconclusive")
-LEVELS = ("exact", "tabular", "tiny LM", "not testable here")
+LEVELS = ("exact", "tabular", "tiny LM (mechanism)", "tiny LM", "not testable here")
 
 
 @dataclass

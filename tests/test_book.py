@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 
-from rlvr_lib.pipeline.runner import ROOT, THEORY, TINY_LM, run_notebook
+from rlvr_lib.pipeline.runner import PROBES, ROOT, THEORY, TINY_LM, run_notebook
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
@@ -32,13 +32,13 @@ def smoke_site(tmp_path_factory, tiny_cache):
     (site / "rlvr_lib").symlink_to(ROOT / "rlvr_lib")
     params = {"profile": "smoke", "results_dir": str(site / "results"), "runs_dir": str(site / "runs")}
     walls = {}
-    for name in THEORY + TINY_LM:
+    for name in THEORY + PROBES + TINY_LM:
         walls[name] = run_notebook(name, params, out_dir=site / "book" / "executed")["wall_s"]
     (site / "walls.json").write_text(json.dumps(walls))
     return site
 
 
-@pytest.mark.parametrize("name", THEORY + TINY_LM)
+@pytest.mark.parametrize("name", THEORY + PROBES + TINY_LM)
 def test_notebook_smoke_run(smoke_site, name):
     nb = json.loads((smoke_site / "book" / "executed" / f"{name}.ipynb").read_text())
     assert nb["metadata"]["rlvr"]["parameters"]["profile"] == "smoke"

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from rlvr_lib.pipeline.runner import NOTEBOOKS, THEORY, TINY_LM, run_notebook
+from rlvr_lib.pipeline.runner import NOTEBOOKS, PROBES, THEORY, TINY_LM, run_notebook
 
 
 def test_every_notebook_is_listed():
-    assert {p.stem for p in NOTEBOOKS.glob("*.py")} == set(THEORY) | set(TINY_LM)
+    assert {p.stem for p in NOTEBOOKS.glob("*.py")} == set(THEORY) | set(PROBES) | set(TINY_LM)
 
 
 @pytest.mark.slow

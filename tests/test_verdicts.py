@@ -76,12 +76,12 @@ def test_c2_c5(kw, c2, c5):
 @pytest.mark.parametrize("ratios, expected", [([20, 40, 80], SUP), ([0.5, 3, 8], NOT), ([3, 4, 8], INC)])
 def test_c3(ratios, expected):
     t = pd.DataFrame({"vary": "eps", "value": [0.1, 0.2, 0.3], "ratio": ratios, "p_plus": [1e-3, 5e-3, 1e-2]})
-    assert outcome(lab.c3_verdicts(t), "C3") == expected
+    assert outcome(lab.c3_verdicts(t), "C3 (small per step)") == expected
 
 
 def test_c3_without_clipping_is_inconclusive():
     t = pd.DataFrame({"vary": "eps", "value": [0.2], "ratio": [np.inf], "p_plus": [0.0]})
-    assert outcome(lab.c3_verdicts(t), "C3") == INC
+    assert outcome(lab.c3_verdicts(t), "C3 (small per step)") == INC
 
 
 def dynamics(final_H: dict, final_ci: dict, peak: dict, peak_ci: float = 0.01, inits=("flat", "skewed")):

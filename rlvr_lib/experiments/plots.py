@@ -107,6 +107,7 @@ def grid(
     title: str = "",
     style: str | None = None,
     logy_panels: tuple = (),
+    logx: bool = False,
     width: float = 4.2,
     height: float = 3.2,
 ):
@@ -125,6 +126,7 @@ def grid(
             xlabel=xlabel,
             ylabel=ylabel,
             logy=key in logy_panels,
+            logx=logx,
             title=str(key),
         )
         if k != 0 and ax.get_legend() is not None:

@@ -270,7 +270,7 @@ PAPER_C3 = {"ratio": 17, "p_plus": 1e-3, "G": 16, "L": 4096, "eps": 0.2, "eta": 
 def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
     finite = t[np.isfinite(t.ratio) & (t.p_plus > 0)]
     if finite.empty:
-        return [Verdict("C3", "inconclusive", "no setting clipped any token", "tabular")]
+        return [Verdict("C3 (small per step)", "inconclusive", "no setting clipped any token", "tabular")]
     low = finite[finite.p_plus <= 1e-2]
     near = finite.iloc[(np.log(finite.p_plus) - np.log(1e-3)).abs().argsort()[:1]]
     ok = len(low) > 0 and bool((low.ratio > 5).all())
@@ -282,7 +282,7 @@ def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
         f"p+ = {near.p_plus.iloc[0]:.1e} ({near.vary.iloc[0]} = {near.value.iloc[0]:g}). Paper, as reported: "
         f"about {PAPER_C3['ratio']} at p+ = 1e-3, G = 16, L = 4096"
     )
-    return [Verdict("C3", decide(ok, against), stat, "tabular")]
+    return [Verdict("C3 (small per step)", decide(ok, against), stat, "tabular")]
 
 
 # ---------------------------------------------------------------------------------------------------------

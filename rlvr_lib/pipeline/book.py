@@ -83,7 +83,7 @@ REPORTED = pd.DataFrame(
     ]
 )
 
-LEVEL_ORDER = {"exact": 0, "tabular": 1, "tiny LM": 2, "not testable here": 3}
+LEVEL_ORDER = {"exact": 0, "tabular": 1, "tiny LM (mechanism)": 2, "tiny LM": 3, "not testable here": 4}
 
 
 def verdict_table(results_dir: str | Path = "../results", claims: list[str] | None = None) -> pd.DataFrame:
@@ -108,7 +108,7 @@ def scorecard(results_dir: str | Path = "../results") -> pd.DataFrame:
     v = verdict_table(results_dir)
     rows = []
     for c, text in CLAIMS.items():
-        sub = v[v.claim == c] if not v.empty else v
+        sub = v[v.claim.str.split().str[0] == c] if not v.empty else v
         if sub.empty:
             rows.append(
                 {"claim": c, "statement": text, "level": "-", "verdict": "not tested", "statistic": "", "evidence": ""}

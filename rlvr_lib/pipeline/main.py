@@ -1,6 +1,9 @@
-"""The main job: build the tiny bases, run every notebook (theory lab, then tiny-LM experiments) and build the book.
+"""The main job: build the tiny bases, run every notebook (theory lab, mechanism probes, tiny-LM experiments) and
+build the book.
 
-    python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|lm|book] [--force]
+Usage::
+
+    python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|probes|lm|book] [--force]
 
 Everything is cached: bases by pretraining configuration, training runs by experiment configuration,
 executed notebooks by (source, parameters). A second run with nothing changed only rebuilds the book.
@@ -19,9 +22,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-from rlvr_lib.pipeline.runner import EXECUTED, ROOT, THEORY, TINY_LM, run_notebook
+from rlvr_lib.pipeline.runner import EXECUTED, PROBES, ROOT, THEORY, TINY_LM, run_notebook
 
-STAGES = ("bases", "theory", "lm", "book")
+STAGES = ("bases", "theory", "probes", "lm", "book")
 
 
 def build_bases(names=None) -> dict:
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         build_bases()
         times["bases"] = time.perf_counter() - t
-    for stage, names in (("theory", THEORY), ("lm", TINY_LM)):
+    for stage, names in (("theory", THEORY), ("probes", PROBES), ("lm", TINY_LM)):
         if stage not in stages:
             continue
         t = time.perf_counter()

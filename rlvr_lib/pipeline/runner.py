@@ -28,6 +28,7 @@ THEORY = [
     "theory_c8_c11_bandit",
     "theory_c10_misalignment",
 ]
+PROBES = ["lm_probes"]
 TINY_LM = [
     "lm_hyperparameters",
     "lm_e1_clipping",

@@ -1,5 +1,7 @@
 """The training entry point for real models, run on one process or many through TRL's own scale-out path.
 
+Usage::
+
     python -m rlvr_lib.entry --recipe recipes/qwen25_math_7b_random_clip.yaml
     accelerate launch --config_file $(python -m rlvr_lib.entry --print-accelerate-config zero3) \\
         -m rlvr_lib.entry --recipe qwen25_math_7b_random_clip

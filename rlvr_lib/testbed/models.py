@@ -131,12 +131,15 @@ def load_policy(name_or_path: str | Path, dtype: str = "float32", device: str | 
     return model, tok
 
 
-def left_padded_logits(model, rows, pad_id: int):
-    """The one scoring forward pass: float32 logits of `model` on token-id `rows` left-padded to a common width
-    W, with position ids that start at 0 on each row's first real token (as generation sees them).
+def left_padded_logits(model, rows, pad_id: int, grad: bool = False):
+    """The one scoring forward pass: logits of `model` on token-id `rows` left-padded to a common width W, with
+    position ids that start at 0 on each row's first real token (as generation sees them).
 
-    No gradient. Returns (logits (B, W, V) on the model's device, ids (B, W) on the CPU); the logits at
+    Logits come back in float32, or float64 for a float64 model (the mechanism probes use one). No gradient
+    unless `grad`. Returns (logits (B, W, V) on the model's device, ids (B, W) on the CPU); the logits at
     column j predict the token at column j + 1."""
+    import contextlib
+
     import torch
 
     width = max(map(len, rows))
@@ -144,6 +147,6 @@ def left_padded_logits(model, rows, pad_id: int):
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])  # (B, W)
     pos = (mask.cumsum(1) - 1).clamp(min=0)
     device = next(model.parameters()).device
-    with torch.no_grad():
+    with contextlib.nullcontext() if grad else torch.no_grad():
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device)).logits
-    return logits.float(), ids
+    return (logits if logits.dtype == torch.float64 else logits.float()), ids
