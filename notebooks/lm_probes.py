@@ -57,8 +57,8 @@ if "google.colab" in sys.modules:
 profile: str = "full"  # "full" for the book, "smoke" for tests
 base: str = "default"  # the named base probed
 probe_lr: float = 3e-4  # AdamW step size of the trajectories (chosen in the pilot, see above)
-sgd_lrs: list = [0.003, 0.01, 0.03]  # plain-SGD step sizes of the antithetic pairs
-adam_lrs: list = [1e-5, 3e-5, 1e-4]  # AdamW step sizes of the antithetic pairs (fresh optimizer state)
+sgd_lrs: list = [0.001, 0.003, 0.01]  # plain-SGD step sizes of the antithetic pairs (second-order regime)
+adam_lrs: list = [1e-5, 1e-4]  # AdamW step sizes of the antithetic pairs (fresh optimizer state)
 eps: float = 0.2  # clip width (paper: 0.2)
 G: int = 8  # group size
 prompts_per_step: int = 2  # prompts per optimizer step (16 completions)

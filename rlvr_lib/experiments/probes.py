@@ -47,7 +47,7 @@ RULES = ("none", "symmetric", "upper_only", "lower_only")
 PAPER_C3_RATIO = 17  # |N_raw| / |C+| at an upper-clip rate of 1e-3, as REPORTED by Chen et al., not reproduced
 
 PROFILES = {
-    "full": dict(n_prefix_prompts=48, prefix_samples=2, n_batches=32, trained_steps=24, traj_seeds=4, traj_rollouts=5),
+    "full": dict(n_prefix_prompts=32, prefix_samples=1, n_batches=24, trained_steps=24, traj_seeds=4, traj_rollouts=4),
     "smoke": dict(n_prefix_prompts=4, prefix_samples=1, n_batches=3, trained_steps=2, traj_seeds=2, traj_rollouts=1),
 }
 
