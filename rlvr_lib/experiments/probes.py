@@ -37,13 +37,14 @@ import torch
 
 from rlvr_lib.clip import ClipRule, clip_objective, clipping_bias
 from rlvr_lib.entropy import softmax_entropy
-from rlvr_lib.stats import mean_ci
+from rlvr_lib.stats import mean_ci, t975
 from rlvr_lib.testbed.models import left_padded_logits
 from rlvr_lib.theory.simulator import entropy_change_coefficient, group_advantages
 from rlvr_lib.verdicts import Verdict, decide
 
 LEVEL = "tiny LM (mechanism)"
 RULES = ("none", "symmetric", "upper_only", "lower_only")
+Z975 = t975(math.inf)  # the normal 97.5% quantile, for the random-walk envelope
 PAPER_C3_RATIO = 17  # |N_raw| / |C+| at an upper-clip rate of 1e-3, as REPORTED by Chen et al., not reproduced
 
 PROFILES = {
@@ -391,11 +392,12 @@ def cumulative(effects: pd.DataFrame) -> pd.DataFrame:
     return e
 
 
-def drift_vs_noise(effects: pd.DataFrame, z: float = 1.96) -> dict:
+def drift_vs_noise(effects: pd.DataFrame, z: float | None = None) -> dict:
     """C3 over training: the clipping contribution's drift per step mu (mean over seeds of each trajectory's mean,
     with its 95% interval over seeds), the unclipped change's per-step spread sigma (pooled within seeds), the
     per-step ratio sigma / |mu|, and the crossover step T* = (z sigma / |mu|)^2 at which the drift mu T leaves
     the raw term's 95% envelope z sigma sqrt(T)."""
+    z = Z975 if z is None else z
     per_seed = effects.groupby("seed").d_symmetric.mean().to_numpy()
     mu, h, n = mean_ci(per_seed)
     sigma = float(np.sqrt(effects.groupby("seed").dH_none.var(ddof=1).mean()))
@@ -655,7 +657,7 @@ def envelope_table(effects: pd.DataFrame, level: str) -> pd.DataFrame:
         {
             "quantity": "raw term's 95% envelope (+-)",
             "step": steps,
-            "mean": 1.96 * sigma * np.sqrt(steps),
+            "mean": Z975 * sigma * np.sqrt(steps),
             "ci": np.nan,
             "n": np.nan,
         }
