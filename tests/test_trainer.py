@@ -303,3 +303,42 @@ def test_generate_leaves_the_global_random_state_alone(tiny_base):
     state = torch.get_rng_state()
     generate(model, tok, ["12+34="], max_new_tokens=4, temperature=1.0, num_return_sequences=2, seed=5)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.slow
+def test_two_processes_never_train_one_configuration_twice(tiny_base, tmp_path):
+    """Two real processes started at once on the same configuration: one trains, the other waits for its lock
+    and reuses the finished record; the record is written once (every step once, in order)."""
+    cfg = smoke_cfg(tiny_base, tmp_path, max_steps=8, eval_every=1000)
+    code = (
+        "import sys, json; from rlvr_lib.rl.config import ExperimentConfig; "
+        "import rlvr_lib.rl.driver as d; real = d._train_run; "
+        "d._train_run = lambda *a: (print('TRAINED', flush=True), real(*a))[1]; "
+        "d.run_experiment(ExperimentConfig(**json.loads(sys.argv[1])), progress=False)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(o.count("TRAINED") for o in outs) == 1, outs
+    steps = [r["step"] for r in read_metrics(run_dir_of(cfg)) if "loss" in r]
+    assert steps == list(range(1, 9)) and is_finished(run_dir_of(cfg))
+
+
+def test_a_damaged_record_is_detected_and_the_run_redone(tiny_base, tmp_path, capsys):
+    from rlvr_lib.rl.records import damage
+
+    cfg = smoke_cfg(tiny_base, tmp_path, max_steps=4, eval_every=1000)
+    d = run_experiment(cfg, progress=False)
+    rows = (d / "metrics.jsonl").read_text().splitlines()
+    (d / "metrics.jsonl").write_text("\n".join(rows[:2]) + "\n" + rows[2][:7])  # truncated mid-line
+    assert "truncated" in damage(d) and not is_finished(d)
+    run_experiment(cfg, progress=False)
+    assert "training the run again" in capsys.readouterr().out
+    assert damage(d) is None and len(read_metrics(d)) == len(rows)
+    (d / "status.json").write_text('{"status": "compl')  # cut by a crash of the disk, say
+    assert "corrupt" in damage(d) and not is_finished(d)
+    run_experiment(cfg, progress=False)
+    assert is_finished(d) and read_status(d) == "complete"

@@ -18,7 +18,7 @@ import torch
 from transformers import TrainerCallback
 
 from rlvr_lib.rl.config import ExperimentConfig
-from rlvr_lib.rl.records import RunRecord, is_finished
+from rlvr_lib.rl.records import RunRecord, damage, is_finished, run_lock
 from rlvr_lib.rl.trainer import RLVRTrainer
 
 
@@ -259,19 +259,31 @@ def base_eval_cached(eval_fn, base_path: Path, key: dict):
 def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = False) -> Path:
     """Train one run and write its record; return the run directory.
 
-    A run whose record is already finished (complete or diverged) is not run again unless `force`. A run
-    that raises is recorded as failed and the error re-raised; a run whose loss, gradient norm or weights
+    A run whose record is already finished (complete or diverged) and undamaged is not run again unless
+    `force`; a damaged one (corrupt status, truncated metrics) is trained again with a message. Training holds
+    the run's lock, so a second process asking for the same configuration waits and then reuses the record. A
+    run that raises is recorded as failed and the error re-raised; a run whose loss, gradient norm or weights
     become non-finite stops and is recorded as diverged with its metrics kept.
     """
+    run_dir = run_dir_of(cfg)
+    if is_finished(run_dir) and not force:
+        return run_dir
+    with run_lock(run_dir):  # another process may be training this configuration: wait for it
+        if is_finished(run_dir) and not force:
+            return run_dir
+        problem = damage(run_dir)
+        if problem:
+            print(f"run record {run_dir}: {problem}; training the run again", flush=True)
+        return _train_run(cfg, run_dir, progress)
+
+
+def _train_run(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
     from datasets import Dataset
 
     from rlvr_lib.testbed.evaluation import evaluate
     from rlvr_lib.testbed.models import load_policy
     from rlvr_lib.testbed.tasks import eval_items, train_rows
 
-    run_dir = run_dir_of(cfg)
-    if is_finished(run_dir) and not force:
-        return run_dir
     torch.set_flush_denormal(True)
     base_path, pcfg = resolve_base(cfg.base)
     if pcfg is None:

@@ -15,6 +15,7 @@ Layout of ``<output_root>/<experiment>/<run_id>/``:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -150,7 +151,10 @@ class RunRecord:
         assert status in STATUSES[1:], status
         if not self.enabled:
             return
-        atomic_write_json(self.dir / "status.json", {"status": status, "wall_s": time.time() - self.t0, **info})
+        rows = len(read_metrics(self.dir))  # recorded, so that a damaged metrics file is detected later
+        atomic_write_json(
+            self.dir / "status.json", {"status": status, "wall_s": time.time() - self.t0, "metrics_rows": rows, **info}
+        )
 
 
 def read_status(run_dir: Path) -> str | None:
@@ -161,8 +165,45 @@ def read_status(run_dir: Path) -> str | None:
         return None
 
 
+def damage(run_dir: Path) -> str | None:
+    """What is wrong with a run record that exists, in words, or None: a status file that is not valid JSON,
+    or a finished record whose metrics file holds fewer readable rows than it had when the run finished."""
+    p = Path(run_dir) / "status.json"
+    if not p.exists():
+        return None
+    try:
+        status = json.loads(p.read_text())
+        status["status"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "status.json is unreadable (corrupt)"
+    want = status.get("metrics_rows")
+    if status["status"] in FINISHED and want is not None:
+        have = len(read_metrics(run_dir))
+        if have != want:
+            return f"metrics.jsonl holds {have} readable rows of the {want} written (truncated or corrupt)"
+    return None
+
+
 def is_finished(run_dir: Path) -> bool:
-    return read_status(run_dir) in FINISHED
+    """Finished (complete or diverged) with an undamaged record: a damaged one counts as not finished."""
+    return read_status(run_dir) in FINISHED and damage(run_dir) is None
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold an exclusive lock on one run (``<run_dir>.lock``, an OS file lock) while the block runs: two
+    processes - two workers, or two main jobs in one checkout - never train one configuration at once; the
+    second waits, then finds the first's finished record. The kernel releases the lock of a killed process."""
+    import fcntl
+
+    lock = Path(str(run_dir) + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
