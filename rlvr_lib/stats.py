@@ -1,4 +1,4 @@
-"""Statistics of the book, each defined once: the 95% interval, the seed band, paired differences.
+"""Statistics of the book, each defined once: the 95% interval, its quantiles, the seed band, the interval sign.
 
 "95% interval" means one thing everywhere in this project: the two-sided Student-t interval for a mean,
 ``mean +- t_{0.975, n-1} * sd / sqrt(n)`` with the unbiased standard deviation (``ddof = 1``), over the unit of
