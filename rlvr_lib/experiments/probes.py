@@ -395,7 +395,7 @@ def cumulative(effects: pd.DataFrame) -> pd.DataFrame:
 def drift_vs_noise(effects: pd.DataFrame, z: float | None = None) -> dict:
     """C3 over training: the clipping contribution's drift per step mu (mean over seeds of each trajectory's mean,
     with its 95% interval over seeds), the unclipped change's per-step spread sigma (pooled within seeds), the
-    per-step ratio sigma / |mu|, and the crossover step T* = (z sigma / |mu|)^2 at which the drift mu T leaves
+    per-step ratio sigma / abs(mu), and the crossover step T* = (z sigma / abs(mu))^2 at which the drift mu T leaves
     the raw term's 95% envelope z sigma sqrt(T)."""
     z = Z975 if z is None else z
     per_seed = effects.groupby("seed").d_symmetric.mean().to_numpy()
@@ -561,7 +561,7 @@ def c6_verdicts(effects: pd.DataFrame, margin: float) -> list[Verdict]:
 
 
 def c3_verdicts(d: dict, horizon: int, level: str = LEVEL, small_ratio: float = 5.0) -> list[Verdict]:
-    """Two rows. "Small per step": the surrogate-level ratio E|N_raw| / E|C+| exceeds `small_ratio` (the tabular
+    """Two rows. "Small per step": the surrogate-level ratio E abs(N_raw) / E abs(C+) exceeds `small_ratio` (the tabular
     C3 threshold), not supported below 1. "Negligible over training": the crossover step T* lies beyond
     `horizon` (the length of the training runs in question); not supported when it lies within it;
     inconclusive while the drift's interval covers 0 (no one-signed drift established)."""
