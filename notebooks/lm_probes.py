@@ -73,7 +73,7 @@ results_dir: str = "results"
 
 # %%
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from rlvr_lib.experiments import plots
 from rlvr_lib.experiments import probes as pr
@@ -90,7 +90,11 @@ path, model, tok, prompts, prefixes = pr.setup(
 )
 configs = [("sgd", lr) for lr in sgd_lrs] + [("adam", lr) for lr in adam_lrs]
 kw = dict(prompts_per_batch=prompts_per_step, G=G, configs=configs, max_new_tokens=max_new_tokens)
-bar = tqdm(total=2 * P["n_batches"] + P["traj_seeds"] * P["traj_rollouts"] * steps_per_rollout, desc="probe steps")
+bar = tqdm(
+    total=2 * P["n_batches"] + P["traj_seeds"] * P["traj_rollouts"] * steps_per_rollout,
+    desc="probe steps",
+    disable=None,
+)
 positions = [pr.position_table(model, tok, "base", prefixes)]
 pairs = [
     pr.antithetic_pairs(model, tok, "base", prompts, prefixes, n_batches=P["n_batches"], seed=seed, progress=bar, **kw)
