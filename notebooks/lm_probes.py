@@ -162,7 +162,7 @@ tab_effects = pr.clip_effects(
 summary = save_table(pr.pair_summary(pairs), results_dir, "probe_pair_summary")
 summary
 
-# %% mystnb={"figure": {"caption": "Antithetic pairs: size of the even part (mean over batches of |even|) and of the odd part against the step size, per state and optimizer. The dotted lines have slope 2 and 1. Under plain SGD the even part grows as the square of the step size.", "name": "fig-probe-orders"}}
+# %% mystnb={"figure": {"caption": "Antithetic pairs: size of the even part (mean over batches of |even|) and of the odd part against the step size, per state and optimizer, on log-log axes: the order argument predicts slopes of 2 for the even part and 1 for the odd part under plain SGD.", "name": "fig-probe-orders"}}
 sizes = summary.assign(value=summary.mean_abs, curve=summary.part + ", " + summary.optimizer)
 fig = plots.grid(
     sizes.assign(ci=float("nan"), mean=sizes.value),
@@ -176,7 +176,7 @@ fig = plots.grid(
     logx=True,
 )
 
-# %% mystnb={"figure": {"caption": "Even part of the one-step entropy change by position class (plain SGD, middle step size), measured on the LM (bars, 95% intervals over batches), beside the sign that the tabular closed form c(pi) predicts from the LM's own next-token distributions at those positions (x marks at +-, an approximation).", "name": "fig-probe-classes"}}
+# %% mystnb={"figure": {"caption": "Even part of the one-step entropy change by position class (plain SGD, middle step size), measured on the LM (bars, 95% intervals over batches), to compare with the sign of the tabular closed form c(pi) evaluated on the LM's own next-token distributions at those positions (column closed_form_c of the table below; an approximation).", "name": "fig-probe-classes"}}
 classes = pr.class_summary(pairs, positions, sorted(sgd_lrs)[len(sgd_lrs) // 2])
 fig = plots.bars(
     classes.assign(arm=classes["class"]),
@@ -186,9 +186,11 @@ fig = plots.bars(
     xlabel="position class",
     ylabel="even part of the entropy change (nats)",
 )
+
+# %%
 classes[["state", "class", "positions", "top_prob", "entropy", "closed_form_c", "measured_even", "ci", "n"]]
 
-# %% mystnb={"figure": {"caption": "Counterfactual clip steps: entropy change per step of each clip rule minus no clipping, by position within the rollout batch (off-policy depth), mean over trajectory steps and seeds with 95% intervals; and the upper- and lower-clip fractions under the symmetric rule.", "name": "fig-probe-clip"}}
+# %% mystnb={"figure": {"caption": "Counterfactual clip steps: entropy change per step of each clip rule minus no clipping, by position within the rollout batch (off-policy depth), per-seed means with 95% intervals over seeds; the clip fractions by depth are in the table below.", "name": "fig-probe-clip"}}
 long = effects.melt(
     id_vars=["seed", "step", "depth"],
     value_vars=["d_symmetric", "d_upper_only", "d_lower_only"],
@@ -207,11 +209,14 @@ fig = plots.lines(
     hline=0,
     markers=True,
 )
-save_table(
+clip_fractions = save_table(
     effects.groupby("depth")[["clip_high", "clip_low", "ratio_max"]].mean().reset_index(),
     results_dir,
     "probe_clip_fractions",
 )
+
+# %%
+clip_fractions
 
 # %% mystnb={"figure": {"caption": "Drift against noise: the cumulative clipping contribution to entropy (symmetric minus none) and the cumulative unclipped change along random-reward trajectories, means over seeds with 95% intervals, and the unclipped term's 95% envelope 1.96 sigma sqrt(t); tiny LM (left) and the tabular simulator (right, 10-armed bandit, q = 0.9).", "name": "fig-probe-drift"}}
 env = pd.concat([pr.envelope_table(effects, "tiny LM"), pr.envelope_table(tab_effects, "tabular")])
@@ -225,7 +230,12 @@ fig = plots.grid(
     xlabel="optimizer step (LM) / GRPO iteration (tabular)",
 )
 d_lm, d_tab = pr.drift_vs_noise(effects), pr.drift_vs_noise(tab_effects)
-save_table(pd.DataFrame([{"level": "tiny LM", **d_lm}, {"level": "tabular", **d_tab}]), results_dir, "probe_drift")
+drift = save_table(
+    pd.DataFrame([{"level": "tiny LM", **d_lm}, {"level": "tabular", **d_tab}]), results_dir, "probe_drift"
+)
+
+# %%
+drift
 
 # %% [markdown]
 # ## Verdicts (computed)
