@@ -5,7 +5,8 @@
 Reads ``results/bases.json``, every ``results/*.csv``, ``results/verdicts/*.json`` and the metrics of every
 run finished in both ``runs/`` trees (matched by run id), and prints, per file, whether the two agree exactly
 (or within `--tol`), which columns differ and by how much. Files present on one side only are listed.
-Wall-clock fields (``wall_s``, ``eval/wall_s``, ``tokens_per_s``, ``pretrain_wall_s``) are ignored.
+Wall-clock fields (``wall_s``, ``eval/wall_s``, ``step_time``, ``tokens_per_s``, ``pretrain_wall_s``) and the
+step-0 cache flag ``eval/from_cache`` are ignored.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-IGNORED = {"wall_s", "eval/wall_s", "tokens_per_s", "pretrain_wall_s", "eval/from_cache"}
+IGNORED = {"wall_s", "eval/wall_s", "tokens_per_s", "pretrain_wall_s", "eval/from_cache", "step_time"}
 
 
 def _num_diff(a, b) -> float:
