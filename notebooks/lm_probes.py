@@ -156,9 +156,7 @@ sim = SimConfig(
     q=0.9,
     seed=seed,
 )
-tab_effects = pr.clip_effects(
-    pr.tabular_counterfactual(sim, eps).assign(depth=0, clip_low=0.0, ratio_max=1.0, ratio_min=1.0)
-)
+tab_effects = pr.clip_effects(pr.tabular_counterfactual(sim, eps))
 summary = save_table(pr.pair_summary(pairs), results_dir, "probe_pair_summary")
 summary
 

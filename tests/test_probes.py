@@ -105,10 +105,10 @@ def test_minibatch_keeps_the_rollout_log_probs_aligned(probe):
 
 def test_tabular_counterfactual_rules_agree_when_nothing_can_clip():
     cfg = SimConfig(K=5, G=8, eta=0.3, mu=1, iterations=3, seeds=16, seed=0)  # mu = 1: ratio 1, no clipping
-    t = pr.clip_effects(pr.tabular_counterfactual(cfg, 0.2).assign(depth=0, clip_low=0.0, ratio_max=1.0, ratio_min=1.0))
+    t = pr.clip_effects(pr.tabular_counterfactual(cfg, 0.2))
     assert np.abs(t[["d_symmetric", "d_upper_only", "d_lower_only"]].to_numpy()).max() == 0.0
     off = SimConfig(K=5, G=8, eta=0.5, mu=4, iterations=3, seeds=16, seed=0)
-    t = pr.clip_effects(pr.tabular_counterfactual(off, 0.2).assign(depth=0, clip_low=0.0, ratio_max=1.0, ratio_min=1.0))
+    t = pr.clip_effects(pr.tabular_counterfactual(off, 0.2))
     assert np.abs(t.d_symmetric).max() > 0 and t.clip_high.max() > 0
 
 

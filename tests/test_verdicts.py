@@ -321,3 +321,15 @@ def test_e7(gt, rnd, expected):
     )
     (v,) = lm.e7_verdicts(t)
     assert v.verdict == expected
+
+
+@pytest.mark.parametrize(
+    "final_ci, peak, c7",
+    [
+        ({**CI_EQUAL, "symmetric": 0.01}, PEAK_STABLE, SUP),
+        (CI_EQUAL, {**PEAK_STABLE, "symmetric": 4.0}, NOT),
+        (CI_EQUAL, {**PEAK_STABLE, "symmetric": 2.995}, INC),
+    ],
+)
+def test_c7_verdict_directly(final_ci, peak, c7):
+    assert lab.c7_verdict(dynamics(H_PARK, final_ci, peak)).verdict == c7

@@ -424,7 +424,9 @@ def drift_vs_noise(effects: pd.DataFrame, z: float | None = None) -> dict:
 def tabular_counterfactual(cfg, eps: float, rules=RULES, follow: str = "symmetric") -> pd.DataFrame:
     """Counterfactual clip steps on the tabular simulator: at each GRPO iteration, the iteration (mu inner steps
     on one group) from the same logits and the same random draws under each rule; the trajectory follows
-    `follow`. Rows: seed, step, rule, dH (mean over positions), clip_high, n_raw, c_plus."""
+    `follow`. Rows in the trajectory probe's columns, so that :func:`clip_effects` reads both: seed, step, depth
+    (0: one group per iteration), rule, dH (mean over positions), clip_high, clip_low, n_raw, c_plus, ratio_max,
+    ratio_min (NaN: the simulator records only the largest ratio)."""
     from rlvr_lib.theory.simulator import grpo_iteration, initial_logits
 
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -442,11 +444,15 @@ def tabular_counterfactual(cfg, eps: float, rules=RULES, follow: str = "symmetri
                 {
                     "seed": s,
                     "step": t,
+                    "depth": 0,
                     "rule": name,
                     "dH": float(dh[s]),
                     "clip_high": float(st["high"][s]),
+                    "clip_low": float(st["low"][s]),
                     "n_raw": float(st["n_raw"][s]),
                     "c_plus": float(st["c_plus"][s]),
+                    "ratio_max": float(st["ratio_max"][s]),
+                    "ratio_min": float("nan"),
                 }
                 for s in range(cfg.seeds)
             ]
@@ -651,7 +657,7 @@ def envelope_table(effects: pd.DataFrame, level: str) -> pd.DataFrame:
         ]
     )
     band = seed_band(long, ["quantity", "step"])
-    sigma = float(np.sqrt(effects.groupby("seed").dH_none.var(ddof=1).mean()))
+    sigma = drift_vs_noise(effects)["sigma"]
     steps = np.sort(c.step.unique())
     env = pd.DataFrame(
         {
