@@ -44,6 +44,12 @@ learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
 seeds: list = [0, 1, 2]  # reported seeds
 runs_dir: str = "runs"
 results_dir: str = "results"
+executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -52,7 +58,7 @@ from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)
 arms = lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP])
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
 evals = ["eval/greedy_acc", "eval/sampled_acc", "eval/exact_acc", "eval/entropy"]
 train = ["entropy", "clip_ratio/high_mean", "clip_ratio/low_mean", "clip/bias_ratio", "grad_norm", "ratio/max"]
 table = save_table(lm.change_table(df, evals), results_dir, "lm_e1")

@@ -40,6 +40,12 @@ learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
+executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -48,7 +54,7 @@ from rlvr_lib.verdicts import save_table, save_verdicts
 
 arm_list = [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP]
 arms = {k: v for name in ("default", "shortcut") for k, v in lm.arms(lm.base(name, profile), arm_list, name).items()}
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
 metrics = ["eval/share_reliable", "eval/share_shortcut", "eval/sampled_acc", "eval/greedy_acc"]
 table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_dir, "lm_e3")
 table

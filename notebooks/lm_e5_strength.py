@@ -40,6 +40,12 @@ bases: list = ["steps-150", "steps-200", "default"]  # weakest to strongest
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
+executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -49,7 +55,7 @@ from rlvr_lib.verdicts import save_table, save_verdicts
 arms = {
     k: v for name in bases for k, v in lm.arms(lm.base(name, profile), [lm.GROUND_TRUTH, lm.RANDOM_CLIP], name).items()
 }
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
 per_run = save_table(lm.per_run_change(df, "eval/sampled_acc"), results_dir, "lm_e5")
 table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc"], by=("group", "arm"))
 table

@@ -40,6 +40,12 @@ learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
+executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -58,7 +64,7 @@ arms = {
     "G=4": {**rand, "num_generations": 4, "prompts_per_step": n // 4},
     "G=16": {**rand, "num_generations": 16, "prompts_per_step": max(1, n // 16)},
 }
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared)
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared, executor=executor)
 table = save_table(lm.change_table(df, ["eval/entropy", "eval/sampled_acc", "eval/greedy_acc"]), results_dir, "lm_e6")
 table
 

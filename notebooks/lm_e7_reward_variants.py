@@ -43,6 +43,12 @@ flip_rates: list = [0.1, 0.3]  # symmetric false-positive and false-negative rat
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
+executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -60,7 +66,7 @@ arms = {
     },
     "entropy reward": {"base": b, "reward": {"neg_entropy": 1.0}},
 }
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate))
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
 table = save_table(lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc", "eval/entropy"]), results_dir, "lm_e7")
 table[table.metric == "eval/sampled_acc"]
 

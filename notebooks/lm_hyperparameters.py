@@ -42,6 +42,12 @@ learning_rates: list = [5e-6, 1e-5, 2e-5, 5e-5, 1e-4]  # the grid
 tuning_seeds: list = [1000, 1001]  # never used for reported results
 runs_dir: str = "runs"
 results_dir: str = "results"
+executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -50,7 +56,9 @@ from rlvr_lib.verdicts import save_table
 
 b = lm.base("default", profile)
 arms = {f"lr={lr:g}": {**lm.GROUND_TRUTH.config(b), "learning_rate": lr} for lr in learning_rates}
-df = lm.sweep(arms, lm.seeds_for(profile, tuning_seeds), lm.common(profile, runs_dir, learning_rates[0]))
+df = lm.sweep(
+    arms, lm.seeds_for(profile, tuning_seeds), lm.common(profile, runs_dir, learning_rates[0]), executor=executor
+)
 table = lm.change_table(df, ["eval/sampled_acc", "eval/greedy_acc", "eval/entropy"], by=("arm", "learning_rate"))
 table = save_table(table, results_dir, "lm_hparams")
 chosen = {"learning_rate": lm.choose_lr(table)}

@@ -70,6 +70,16 @@ c6_margin: float = 1e-5  # C6 smallest effect of interest, nats per step
 horizon: int = 100  # C3 horizon: optimizer steps of the tiny-LM experiments
 seed: int = 0  # reported seeds start here (the pilot used 1000)
 results_dir: str = "results"
+threads: int = 2  # torch threads: the thread count is part of what fixes the bits (see rlvr_lib.numerics)
+
+# %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+import torch  # noqa: E402
+
+torch.set_num_threads(threads)
 
 # %%
 import pandas as pd

@@ -44,6 +44,11 @@ p: float = 0.5  # success probability of the random reward
 results_dir: str = "results"  # where verdicts and tables are written
 
 # %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %%
 from rlvr_lib.experiments import plots
 from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.verdicts import save_table, save_verdicts

@@ -57,6 +57,11 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %%
 import pandas as pd
 
 from rlvr_lib.clip import ClipRule

@@ -52,6 +52,11 @@ seed: int = 0
 results_dir: str = "results"
 
 # %%
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %%
 from rlvr_lib.experiments import plots
 from rlvr_lib.experiments import theory_lab as lab
 from rlvr_lib.theory.simulator import SimConfig

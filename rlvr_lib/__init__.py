@@ -5,6 +5,7 @@ Layers, lowest first; a module imports only from its own layer or the ones above
 
 Shared pure pieces (top level)
   ``_checks``     argument checks that raise one clear error naming the parameter;
+  ``numerics``    the kernel pins that make CPU results reproducible across machines, the machine fingerprint;
   ``clip``        clip rules as pure tensor functions, shared by the trainer and the theory lab;
   ``entropy``     the one definition of a softmax's entropy;
   ``stats``       the one 95% interval (Student t), the seed band, the interval sign;
@@ -45,6 +46,8 @@ imported inside the modules that need them.
 
 import warnings
 
+from rlvr_lib import numerics as _numerics
+
 __version__ = "0.1.0"
 
 # Two third-party messages that say nothing about an experiment, kept out of the executed notebooks: tqdm.auto
@@ -52,3 +55,6 @@ __version__ = "0.1.0"
 # 1.16 reads transformers' deprecated `is_gradient_checkpointing` alias on every trainer start.
 warnings.filterwarnings("ignore", message="IProgress not found")
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+# Kernel pins (AVX2 code paths of ATen, MKL and oneDNN), set before torch picks its kernels: see `numerics`.
+_numerics.pin()

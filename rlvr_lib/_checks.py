@@ -57,3 +57,22 @@ def _range(lo, hi, lo_open: bool = False) -> str:
     if lo is None:
         return f" <= {hi}"
     return f" in {'(' if lo_open else '['}{lo}, {hi}]"
+
+
+def check_parameters(namespace: dict) -> None:
+    """Check a notebook's parameters against the types annotated in its parameters cell.
+
+    A notebook declares ``seeds: list = [0, 1, 2]``; papermill injects plain assignments after that cell, and
+    the annotations stay in the kernel's ``__annotations__``. A value of another type (a string where a list
+    belongs, a float where an int belongs) raises one error naming the parameter, before any work starts.
+    Whole numbers are accepted where a float is declared."""
+    for name, kind in namespace.get("__annotations__", {}).items():
+        if name not in namespace or not isinstance(kind, type):
+            continue
+        value = namespace[name]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        ok |= kind is float and isinstance(value, int) and not isinstance(value, bool)
+        if not ok:
+            raise ConfigError(
+                f"notebook parameter {name!r} must be {kind.__name__}, got {type(value).__name__}: {value!r}"
+            )

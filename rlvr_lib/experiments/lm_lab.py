@@ -128,15 +128,16 @@ def seeds_for(profile: str, seeds: list[int]) -> list[int]:
     return seeds if profile == "full" else seeds[:1]
 
 
-def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> pd.DataFrame:
+def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True, executor: str | None = None):
     """Run every arm x seed (finished runs are skipped) and return their records as one tidy table with an
     `arm` column, and a `group` column when the arms' keys are (group, arm) pairs (e.g. (base, reward)).
-    A diverged run is kept and marked; a failing run raises."""
+    `executor` chooses where runs train (see :mod:`rlvr_lib.rl.executors`; empty: ``$RLVR_EXECUTOR``, else
+    sequential); the records do not depend on it. A diverged run is kept and marked; a failing run raises."""
     from tqdm import tqdm
 
-    from rlvr_lib.rl.driver import run_dir_of, run_experiment
-    from rlvr_lib.rl.records import is_finished
+    from rlvr_lib.rl.executors import parse, run_many
 
+    spec = parse(executor)
     cfgs = []
     for key, over in arms.items():
         group, arm = key if isinstance(key, tuple) else ("", key)
@@ -144,17 +145,16 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True) -> 
             label = f"{group}: {arm}" if group else arm
             cfgs.append((group, arm, ExperimentConfig.from_dict({**shared, **over, "name": label, "seed": s})))
     # a bar on a terminal; in notebooks (papermill, Jupyter) one summary line instead of a wall of bar updates
-    bar = tqdm(cfgs, desc="runs", disable=None if progress else True)
+    with tqdm(total=len(cfgs), desc=f"runs ({spec})", disable=None if progress else True) as bar:
+        done = run_many([c.to_dict() for _, _, c in cfgs], spec, bar=bar)
     members: dict[tuple[str, str], list[str]] = {}
-    cached = 0
-    for group, arm, cfg in bar:
-        bar.set_postfix_str(f"{cfg.name} seed {cfg.seed}")
-        cached += is_finished(run_dir_of(cfg))
-        run_experiment(cfg, progress=False)
+    for group, arm, cfg in cfgs:
         members.setdefault((group, arm), []).append(cfg.run_id)
     if progress:
+        trained = sum(d["trained"] for d in done)
         print(
-            f"{len(cfgs)} runs ({len(cfgs) - cached} trained now, {cached} found finished in {shared['output_root']})"
+            f"{len(cfgs)} runs ({trained} trained now, {len(cfgs) - trained} found finished in "
+            f"{shared['output_root']}; executor {spec})"
         )
     df = load_runs(Path(shared["output_root"]) / EXPERIMENT)
     # two arms may be the same configuration (then they share the runs): one copy of the rows per arm

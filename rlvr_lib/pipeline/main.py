@@ -4,11 +4,15 @@ build the book.
 Usage::
 
     python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|probes|lm|book] [--force]
+                            [--executor sequential|pool[:WxT]|dask[:WxT]|dask:tcp://HOST:PORT] [--machine]
 
 Everything is cached: bases by pretraining configuration, training runs by experiment configuration,
 executed notebooks by (source, parameters). A second run with nothing changed only rebuilds the book.
 The learning rate chosen by ``lm_hyperparameters`` (tuning seeds only) is passed to every other tiny-LM
-notebook as its ``learning_rate`` parameter. Wall times are printed at the end.
+notebook as its ``learning_rate`` parameter. The tiny-LM runs train through the executor chosen by
+``--executor`` (default: a process pool, one single-threaded worker per core; see `rlvr_lib.rl.executors`).
+The machine's numerics fingerprint goes to ``results/machine.json`` and into every executed notebook's
+metadata. Wall times are printed at the end.
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ import time
 from functools import partial
 from pathlib import Path
 
+from rlvr_lib._locks import file_lock
+from rlvr_lib.numerics import describe
 from rlvr_lib.pipeline.runner import EXECUTED, PROBES, ROOT, THEORY, TINY_LM, run_notebook
+from rlvr_lib.rl.executors import ENV
+from rlvr_lib.rl.executors import parse as parse_executor
+from rlvr_lib.rl.records import atomic_write_json
 
 STAGES = ("bases", "theory", "probes", "lm", "book")
 
@@ -58,6 +67,13 @@ def build_bases(names=None) -> dict:
     return out
 
 
+def machine_record() -> dict:
+    """The numerics fingerprint and canary of this machine (see `rlvr_lib.numerics`)."""
+    from rlvr_lib.numerics import canary, fingerprint
+
+    return {**fingerprint(), "canary": canary()}
+
+
 def results_hash(results_dir: Path) -> str:
     """Hash of every file under `results_dir` (names and contents)."""
     import hashlib
@@ -87,10 +103,11 @@ def build_book(strict: bool = True, root: Path = ROOT) -> float:
     ]
     if strict:
         cmd += ["-W", "--keep-going"]
-    if not stamp.is_file() or stamp.read_text() != current:
-        cmd += ["--all"]
-    subprocess.run(cmd, cwd=root, check=True)
-    stamp.write_text(current)
+    with file_lock(root / "book" / ".build.lock"):  # two main jobs: one Sphinx build at a time
+        if not stamp.is_file() or stamp.read_text() != current:
+            cmd += ["--all"]
+        subprocess.run(cmd, cwd=root, check=True)
+        stamp.write_text(current)
     return time.perf_counter() - t0
 
 
@@ -99,9 +116,24 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", choices=("full", "smoke"), default="full")
     ap.add_argument("--only", choices=STAGES, action="append", help="run only these stages (repeatable)")
     ap.add_argument("--force", action="store_true", help="re-execute notebooks even when cached")
+    ap.add_argument(
+        "--executor",
+        default=os.environ.get(ENV) or "pool",
+        help="where the tiny-LM runs train: sequential, pool[:WxT], dask[:WxT], dask:tcp://HOST:PORT "
+        "(default: $RLVR_EXECUTOR, else a process pool with one worker per core)",
+    )
+    ap.add_argument("--machine", action="store_true", help="print this machine's numerics fingerprint and exit")
     args = ap.parse_args(argv)
+    if args.machine:
+        print(json.dumps(machine_record(), indent=1))
+        return 0
+    spec = parse_executor(args.executor)  # a bad spec fails here, before any work
+    os.environ[ENV] = args.executor  # the notebooks' kernels inherit it (their `executor` parameter is empty)
     stages = args.only or list(STAGES)
     os.chdir(ROOT)
+    print(f"executor {spec}; {describe()}", flush=True)
+    Path("results").mkdir(exist_ok=True)
+    atomic_write_json(Path("results/machine.json"), {**machine_record(), "executor": str(spec)})
     t0 = time.perf_counter()
     times = {}
     common = {"profile": args.profile}
@@ -113,6 +145,14 @@ def main(argv=None) -> int:
         if stage not in stages:
             continue
         t = time.perf_counter()
+        force = args.force
+        if stage == "lm":
+            from rlvr_lib.rl.records import damaged_runs
+
+            damaged = damaged_runs("runs")
+            for d, problem in damaged.items():
+                print(f"run record {d}: {problem}; its notebook runs again and retrains it", flush=True)
+            force |= bool(damaged)  # cached notebooks would not look at their runs: re-execute (runs stay cached)
         chosen = None  # read once, after lm_hyperparameters (the first tiny-LM notebook) has written it
         for name in names:
             params = dict(common)
@@ -127,7 +167,7 @@ def main(argv=None) -> int:
                             "first; run `python -m rlvr_lib.main --only lm`"
                         )
                 params.update(chosen)
-            r = run_notebook(name, params, EXECUTED, force=args.force)
+            r = run_notebook(name, params, EXECUTED, force=force)
             status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
             print(f"notebook {name:28s} {status}", flush=True)
         times[stage] = time.perf_counter() - t

@@ -16,6 +16,8 @@ import os
 import time
 from pathlib import Path
 
+from rlvr_lib._locks import file_lock
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "executed"
@@ -81,10 +83,6 @@ def run_notebook(
     name: str, parameters: dict | None = None, out_dir: Path = EXECUTED, force: bool = False, timeout: int = 1800
 ) -> dict:
     """Execute notebook `name` with `parameters` (cached). Returns {"name", "cached", "wall_s", "path"}."""
-    import jupytext
-    import nbformat
-    import papermill as pm
-
     parameters = dict(parameters or {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +92,20 @@ def run_notebook(
         raise FileNotFoundError(f"no notebook {src}; known: {sorted(p.stem for p in NOTEBOOKS.glob('*.py'))}")
     if not force and is_cached(name, parameters, out_dir):
         return {"name": name, "cached": True, "wall_s": 0.0, "path": out}
+    # two main jobs in one checkout: the second waits here, then finds the first's output cached
+    with file_lock(out_dir / f".{name}.lock"):
+        if not force and is_cached(name, parameters, out_dir):
+            return {"name": name, "cached": True, "wall_s": 0.0, "path": out}
+        return _execute(name, src, out, parameters, out_dir, timeout)
+
+
+def _execute(name: str, src: Path, out: Path, parameters: dict, out_dir: Path, timeout: int) -> dict:
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    from rlvr_lib.numerics import fingerprint
+
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     tmp = out_dir / f".{name}.running.ipynb"
@@ -119,7 +131,14 @@ def run_notebook(
     pmeta = done.metadata.get("papermill", {})
     pmeta.update(input_path=f"notebooks/{name}.py", output_path=f"{out_dir.name}/{name}.ipynb")  # no local paths
     key = cache_key(name, parameters)
-    done.metadata["rlvr"] = {"cache_key": key, "parameters": parameters, "wall_s": wall, "omp_threads": env_threads}
+    done.metadata["rlvr"] = {
+        "cache_key": key,
+        "parameters": parameters,
+        "wall_s": wall,
+        "omp_threads": env_threads,
+        "executor": os.environ.get("RLVR_EXECUTOR") or "sequential",
+        "machine": fingerprint(),
+    }
     nbformat.write(done, tmp)
     os.replace(tmp, out)
     (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)

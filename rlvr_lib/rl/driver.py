@@ -259,22 +259,46 @@ def base_eval_cached(eval_fn, base_path: Path, key: dict):
 def run_experiment(cfg: ExperimentConfig, progress: bool = True, force: bool = False) -> Path:
     """Train one run and write its record; return the run directory.
 
-    A run whose record is already finished (complete or diverged) and undamaged is not run again unless
-    `force`; a damaged one (corrupt status, truncated metrics) is trained again with a message. Training holds
-    the run's lock, so a second process asking for the same configuration waits and then reuses the record. A
-    run that raises is recorded as failed and the error re-raised; a run whose loss, gradient norm or weights
-    become non-finite stops and is recorded as diverged with its metrics kept.
+    A run whose record is already finished (complete or diverged), undamaged and trained from the base that
+    `cfg.base` names now is not run again unless `force`. A damaged record (corrupt status, truncated metrics)
+    or one trained from another build of its base (other pretraining code or kernels: the base's key changed)
+    is trained again, with a message. Training holds the run's lock, so a second process asking for the same
+    configuration waits and then reuses the record. A run that raises is recorded as failed and the error
+    re-raised; a run whose loss, gradient norm or weights become non-finite stops and is recorded as diverged
+    with its metrics kept.
     """
     run_dir = run_dir_of(cfg)
-    if is_finished(run_dir) and not force:
+    if _reusable(cfg, run_dir) and not force:
         return run_dir
     with run_lock(run_dir):  # another process may be training this configuration: wait for it
-        if is_finished(run_dir) and not force:
+        if _reusable(cfg, run_dir) and not force:
             return run_dir
-        problem = damage(run_dir)
+        problem = damage(run_dir) or (is_finished(run_dir) and _stale_base(cfg, run_dir))
         if problem:
             print(f"run record {run_dir}: {problem}; training the run again", flush=True)
         return _train_run(cfg, run_dir, progress)
+
+
+def _stale_base(cfg: ExperimentConfig, run_dir: Path) -> str | None:
+    """Why a finished record's base is not the base `cfg.base` resolves to now, or None."""
+    import json
+
+    from rlvr_lib.testbed.bases import BASES
+
+    if cfg.base not in BASES:
+        return None  # a base directory or hub name: its contents are the user's to manage
+    try:
+        recorded = json.loads((run_dir / "config.json").read_text()).get("base_key")
+    except (OSError, ValueError):
+        return "config.json is unreadable"
+    current = BASES[cfg.base].key
+    if recorded != current:
+        return f"it was trained from base build {recorded}, and {cfg.base!r} is now build {current}"
+    return None
+
+
+def _reusable(cfg: ExperimentConfig, run_dir: Path) -> bool:
+    return is_finished(run_dir) and _stale_base(cfg, run_dir) is None
 
 
 def _train_run(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
@@ -314,6 +338,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
         {
             "experiment": cfg.to_dict(),
             "base": pcfg.to_dict(),
+            "base_key": pcfg.key,
             "base_path": str(base_path),
             "run_id": cfg.run_id,
             "clip_rule": cfg.clip.to_dict(),

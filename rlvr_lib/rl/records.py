@@ -6,7 +6,7 @@ Layout of ``<output_root>/<experiment>/<run_id>/``:
                      configuration when the base is a named tiny base);
 * ``metrics.jsonl``  one JSON object per logged optimizer step (``step`` plus metric -> value), training
                      metrics and, every ``eval_every`` steps, held-out ``eval/`` metrics;
-* ``meta.json``      package versions, git revision, seed, host, start time;
+* ``meta.json``      package versions, git revision, seed, host, start time, numerics (CPU, kernels, threads);
 * ``status.json``    written last, atomically: ``{"status": "complete" | "diverged" | "failed", "wall_s", ...}``.
                      While a run is in progress its status is ``running``.
 
@@ -15,7 +15,6 @@ Layout of ``<output_root>/<experiment>/<run_id>/``:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -25,6 +24,8 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from rlvr_lib._locks import file_lock
 
 STATUSES = ("running", "complete", "diverged", "failed")
 FINISHED = ("complete", "diverged")  # a sweep does not re-run these
@@ -103,7 +104,10 @@ class RunRecord:
         self.dir.mkdir(parents=True, exist_ok=True)
         for name in ("metrics.jsonl", "status.json"):
             (self.dir / name).unlink(missing_ok=True)
-        atomic_write_json(self.dir / "status.json", {"status": "running", "started": self.t0})
+        atomic_write_json(
+            self.dir / "status.json",
+            {"status": "running", "started": self.t0, "pid": os.getpid(), "host": platform.node()},
+        )
         atomic_write_json(self.dir / "config.json", config)
         atomic_write_json(
             self.dir / "meta.json",
@@ -113,6 +117,7 @@ class RunRecord:
                 "seed": seed,
                 "host": platform.node(),
                 "platform": platform.platform(),
+                "numerics": _fingerprint(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
@@ -157,6 +162,12 @@ class RunRecord:
         )
 
 
+def _fingerprint() -> dict:
+    from rlvr_lib.numerics import fingerprint
+
+    return fingerprint()
+
+
 def read_status(run_dir: Path) -> str | None:
     p = Path(run_dir) / "status.json"
     try:
@@ -184,26 +195,26 @@ def damage(run_dir: Path) -> str | None:
     return None
 
 
+def damaged_runs(root: Path | str) -> dict[Path, str]:
+    """{run directory: what is wrong} for every damaged record under `root`."""
+    out = {}
+    for d in iter_run_dirs(root):
+        problem = damage(d)
+        if problem:
+            out[d] = problem
+    return out
+
+
 def is_finished(run_dir: Path) -> bool:
     """Finished (complete or diverged) with an undamaged record: a damaged one counts as not finished."""
     return read_status(run_dir) in FINISHED and damage(run_dir) is None
 
 
-@contextlib.contextmanager
 def run_lock(run_dir: Path):
-    """Hold an exclusive lock on one run (``<run_dir>.lock``, an OS file lock) while the block runs: two
-    processes - two workers, or two main jobs in one checkout - never train one configuration at once; the
-    second waits, then finds the first's finished record. The kernel releases the lock of a killed process."""
-    import fcntl
-
-    lock = Path(str(run_dir) + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """Hold an exclusive lock on one run (``<run_dir>.lock``) while the block runs: two processes - two
+    workers, or two main jobs in one checkout - never train one configuration at once; the second waits, then
+    finds the first's finished record. The kernel releases the lock of a killed process."""
+    return file_lock(str(run_dir) + ".lock")
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

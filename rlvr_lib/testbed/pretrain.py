@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from rlvr_lib._checks import ConfigError, check_float, check_int, check_prob
+from rlvr_lib._locks import file_lock
+from rlvr_lib.numerics import fingerprint
 from rlvr_lib.testbed.models import ModelConfig, build_model, build_tokenizer
 from rlvr_lib.testbed.tasks import TaskConfig, build_corpus
 
@@ -89,7 +91,11 @@ class PretrainConfig:
 
     @property
     def key(self) -> str:
-        blob = json.dumps({"v": PRETRAIN_CODE_VERSION, **self.to_dict()}, sort_keys=True)
+        """Hash of the configuration, the pretraining code's version and the kernels this process computes with
+        (a base pretrained with other kernels is another base: see `rlvr_lib.numerics`)."""
+        from rlvr_lib.numerics import kernels
+
+        blob = json.dumps({"v": PRETRAIN_CODE_VERSION, "kernels": kernels(), **self.to_dict()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -175,6 +181,7 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, progress: bool = True, flush_de
         "corpus_tokens": n_tokens_per_epoch,
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "torch_threads": torch.get_num_threads(),
+        "numerics": fingerprint(),
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -198,6 +205,13 @@ def ensure_base(cfg: PretrainConfig, progress: bool = True) -> Path:
     final = base_path(cfg)
     if (final / "pretrain.json").exists():
         return final
+    with file_lock(final.parent / f".{cfg.key}.lock"):  # two processes: one pretrains, the other waits and reuses
+        if (final / "pretrain.json").exists():
+            return final
+        return _build_base(cfg, final, progress)
+
+
+def _build_base(cfg: PretrainConfig, final: Path, progress: bool) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".tmp-{cfg.key}-*"):
         shutil.rmtree(stale, ignore_errors=True)
