@@ -106,15 +106,25 @@ def canary() -> str:
     machines exactly when their kernels compute this model's training bitwise alike, which is what the
     book's numbers need to reproduce exactly."""
     import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
 
-    from rlvr_lib.testbed.models import ModelConfig, build_model, build_tokenizer
-
-    tok = build_tokenizer()
+    # the shape of the testbed's default tiny base (testbed.models.ModelConfig), built here from transformers
+    # directly so that this module stays below the testbed
+    config = Qwen2Config(
+        vocab_size=32,
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+    )
     g = torch.Generator().manual_seed(0)
     with torch.random.fork_rng(devices=[]):
-        model = build_model(ModelConfig(), tok, seed=0)
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config)
+    x = torch.randint(0, 32, (8, 48), generator=g)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randint(0, len(tok), (8, 48), generator=g)
     for _ in range(5):
         out = model(input_ids=x, labels=x)
         out.loss.backward()
