@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PROFILE ?= full
+# where tiny-LM runs train (see README): pool, sequential, dask, dask:tcp://HOST:PORT
+EXECUTOR ?= $(or $(RLVR_EXECUTOR),pool)
 
 .PHONY: all venv test lint bases book clean-book smoke
 
@@ -24,7 +26,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 venv: $(BIN)/.installed
 
 all: venv
-	$(BIN)/python -m rlvr_lib.main --profile $(PROFILE)
+	$(BIN)/python -m rlvr_lib.main --profile $(PROFILE) --executor $(EXECUTOR)
 
 bases: venv
 	$(BIN)/python -m rlvr_lib.main --only bases

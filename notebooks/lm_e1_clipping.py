@@ -45,11 +45,23 @@ seeds: list = [0, 1, 2]  # reported seeds
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
+entropy_margin: float = 0.004  # smallest effect of interest: held-out entropy, nats per token
+clip_floor: float = 0.001  # manipulation check: share of clipped tokens for clipping to count as binding
 
 # %%
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %% [markdown]
+# Smallest effects of interest and manipulation-check thresholds, set in the parameters cell before the
+# runs; every verdict below decides against them (see the glossary's verdict outcomes):
+
+# %%
+from rlvr_lib.experiments.lm_lab import margins_table
+
+margins_table(acc_margin=acc_margin, entropy_margin=entropy_margin, clip_floor=clip_floor)
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -105,4 +117,4 @@ fig = plots.grid(
 # ## Verdicts (computed)
 
 # %%
-save_verdicts(lm.e1_verdicts(df, table), results_dir, "lm_e1_clipping")
+save_verdicts(lm.e1_verdicts(df, table, acc_margin, entropy_margin, clip_floor), results_dir, "lm_e1_clipping")

@@ -98,6 +98,21 @@ def seed_band(df, by: list[str], value: str = "value"):
     return pd.DataFrame(rows, columns=[*by, "mean", "ci", "n"])
 
 
+def seeds_needed(half: float, n: int, margin: float, cap: int = 10_000) -> int:
+    """Fewest seeds whose 95% half-width would be at most `margin`, given a measured half-width `half` over `n`
+    seeds (the spread is read back from it: sd = half * sqrt(n) / t975(n - 1)). `cap` when even that many would
+    not do, or when the spread is undefined."""
+    if not (n >= 2 and math.isfinite(half) and margin > 0):
+        return cap
+    sd = half * math.sqrt(n) / t975(n - 1)
+    if sd == 0:
+        return 2
+    k = 2
+    while k < cap and t975(k - 1) * sd / math.sqrt(k) > margin:
+        k += 1
+    return k
+
+
 def interval_sign(m: float, h: float) -> int:
     """+1 if the interval m +- h lies above 0, -1 if below, 0 if it covers 0 (or is undefined)."""
     if not (math.isfinite(m) and math.isfinite(h)):

@@ -8,19 +8,21 @@ typed by hand: it is the output of a comparison written in the notebook's librar
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rlvr_lib._checks import check_choice
+from rlvr_lib.stats import seeds_needed
 
-VERDICTS = ("supported", "not supported", "inconclusive")
+VERDICTS = ("supported", "not supported", "inconclusive", "effect excluded", "not testable here", "premise absent")
 LEVELS = ("exact", "tabular", "tiny LM (mechanism)", "tiny LM", "not testable here")
 
 
 @dataclass
 class Verdict:
     claim: str  # e.g. "C6"
-    verdict: str  # supported / not supported / inconclusive
+    verdict: str  # one of VERDICTS (defined in the glossary)
     statistic: str  # the numbers behind it, in words
     level: str  # exact / tabular / tiny LM / not testable here
     source: str = ""  # notebook that computed it
@@ -40,6 +42,46 @@ def decide(condition_for: bool, condition_against: bool) -> str:
     if condition_against and not condition_for:
         return "not supported"
     return "inconclusive"
+
+
+def decide_effect(
+    mean: float,
+    half: float,
+    n: int,
+    margin: float,
+    expect: int = 1,
+    failed_checks: list[str] | tuple[str, ...] = (),
+    premise: tuple[str, bool] | None = None,
+) -> tuple[str, str]:
+    """(verdict, note) for an effect estimated as `mean` +- `half` (95% interval over `n` units) against the
+    smallest effect of interest `margin`, in the direction `expect` (+1 or -1) the claim predicts.
+
+    In order: a failed manipulation check makes the claim *not testable here* (the note names the checks); a
+    false premise (``(what, holds)``) makes it *premise absent*; an interval entirely on the predicted side of
+    zero that reaches past the margin *supports* it; one entirely on the other side of zero means *not
+    supported*; an interval inside (-margin, +margin) means *effect excluded* down to the margin (two
+    one-sided tests, each at 2.5%, so conservative) - also when it excludes zero, as an effect too small to
+    count; anything else is *inconclusive*, and the note gives the seeds a decisive interval would need."""
+    if expect not in (1, -1):
+        raise ValueError(f"expect must be +1 or -1, got {expect!r}")
+    if failed_checks:
+        return "not testable here", "manipulation check failed: " + "; ".join(failed_checks)
+    if premise is not None and not premise[1]:
+        return "premise absent", premise[0]
+    lo, hi = sorted((expect * (mean - half), expect * (mean + half)))  # on the predicted side when positive
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "inconclusive", f"no interval (n = {n})"
+    inside = -margin < lo and hi < margin
+    if inside:
+        extra = "; nonzero but smaller than the margin" if lo > 0 or hi < 0 else ""
+        return "effect excluded", f"the 95% interval lies within +-{margin:g}{extra}"
+    if lo > 0:
+        return "supported", f"the 95% interval lies on the predicted side of zero and reaches past {margin:g}"
+    if hi < 0:
+        return "not supported", "the 95% interval lies on the other side of zero"
+    k = seeds_needed(half, n, margin)
+    more = f"about {k} seeds" if k < 10_000 else "more than 10,000 seeds"
+    return "inconclusive", f"a half-width within the margin {margin:g} would need {more} at the measured spread"
 
 
 def save_verdicts(verdicts: list[Verdict], results_dir: str | Path, source: str) -> Path:

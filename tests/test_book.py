@@ -19,6 +19,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 
 from rlvr_lib.pipeline.runner import PROBES, ROOT, THEORY, TINY_LM, run_notebook
+from rlvr_lib.verdicts import VERDICTS
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
@@ -57,7 +58,7 @@ def test_notebook_smoke_run(smoke_site, name):
     assert wall < 60, f"{name} smoke run took {wall:.0f} s"
     if name != "lm_hyperparameters":
         v = json.loads((smoke_site / "results" / "verdicts" / f"{name}.json").read_text())
-        assert v and all(x["verdict"] in ("supported", "not supported", "inconclusive") for x in v)
+        assert v and all(x["verdict"] in VERDICTS for x in v)
 
 
 def test_cached_notebook_is_not_rerun(smoke_site):

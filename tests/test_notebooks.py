@@ -5,6 +5,7 @@ import json
 import pytest
 
 from rlvr_lib.pipeline.runner import NOTEBOOKS, PROBES, THEORY, TINY_LM, run_notebook
+from rlvr_lib.verdicts import VERDICTS
 
 
 def test_every_notebook_is_listed():
@@ -17,7 +18,7 @@ def test_theory_notebook_smoke(name, tmp_path):
     r = run_notebook(name, {"profile": "smoke", "results_dir": str(tmp_path / "results")}, out_dir=tmp_path)
     assert not r["cached"] and r["path"].exists()
     verdicts = json.loads(next((tmp_path / "results" / "verdicts").glob("*.json")).read_text())
-    assert verdicts and all(v["verdict"] in ("supported", "not supported", "inconclusive") for v in verdicts)
+    assert verdicts and all(v["verdict"] in VERDICTS for v in verdicts)
     again = run_notebook(name, {"profile": "smoke", "results_dir": str(tmp_path / "results")}, out_dir=tmp_path)
     assert again["cached"]
 

@@ -10,7 +10,7 @@ from rlvr_lib.experiments import probes as pr
 from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import VERDICTS
 
-SUP, NOT, INC = VERDICTS
+SUP, NOT, INC = VERDICTS[:3]
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import pytest
 
 from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.experiments import theory_lab as lab
-from rlvr_lib.verdicts import VERDICTS, Verdict, decide
+from rlvr_lib.stats import seeds_needed, t975
+from rlvr_lib.verdicts import VERDICTS, Verdict, decide, decide_effect
 
-SUP, NOT, INC = VERDICTS
+SUP, NOT, INC, EXC, NTH, PRE = VERDICTS
 
 
 def outcome(verdicts: list[Verdict], claim: str) -> str:
@@ -20,6 +21,40 @@ def outcome(verdicts: list[Verdict], claim: str) -> str:
 
 def test_decide_truth_table():
     assert [decide(a, b) for a, b in itertools.product((True, False), repeat=2)] == [INC, SUP, NOT, INC]
+
+
+@pytest.mark.parametrize(
+    "mean, half, expect, kw, expected",
+    [
+        (0.10, 0.05, 1, {}, SUP),
+        (-0.10, 0.05, -1, {}, SUP),
+        (-0.10, 0.05, 1, {}, NOT),
+        (0.00, 0.01, 1, {}, EXC),
+        (0.015, 0.004, 1, {}, EXC),  # nonzero, but smaller than the margin
+        (0.00, 0.10, 1, {}, INC),
+        (0.05, 0.04, 1, {}, SUP),
+        (0.10, 0.05, 1, {"failed_checks": ["clipping binds"]}, NTH),
+        (0.10, 0.05, 1, {"premise": ("no gain to explain", False)}, PRE),
+        (0.10, 0.05, 1, {"premise": ("no gain to explain", True)}, SUP),
+        (float("nan"), float("nan"), 1, {}, INC),
+    ],
+)
+def test_decide_effect_reaches_every_outcome(mean, half, expect, kw, expected):
+    verdict, note = decide_effect(mean, half, 3, 0.02, expect, **kw)
+    assert verdict == expected and note
+    if expected == NTH:
+        assert "clipping binds" in note
+    if expected == INC and np.isfinite(half):
+        assert "seeds" in note
+
+
+def test_seeds_needed_is_the_smallest_sufficient_count():
+    sd = 0.05
+    half = t975(2) * sd / np.sqrt(3)
+    k = seeds_needed(half, 3, 0.02)
+    assert t975(k - 1) * sd / np.sqrt(k) <= 0.02 < t975(k - 2) * sd / np.sqrt(k - 1)
+    assert seeds_needed(0.01, 3, 0.02) == 2 or t975(1) * (0.01 * np.sqrt(3) / t975(2)) / np.sqrt(2) > 0.02
+    assert seeds_needed(float("nan"), 3, 0.02) == 10_000 and seeds_needed(0.1, 1, 0.02) == 10_000
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -224,15 +259,29 @@ def runs(changes: dict, metric: str, initial: float = 0.5, group: str = "") -> p
 
 
 UP, DOWN, FLAT = [0.10, 0.12, 0.14], [-0.10, -0.12, -0.14], [-0.1, 0.0, 0.1]
+TINY = [0.0005, 0.0, -0.0005]
+M = dict(acc_margin=0.02, entropy_margin=0.004, clip_floor=0.001)
 
 
-def e1_data(acc_noclip, H_clip, H_noclip, ratio_clip, ratio_noclip, acc_clip):
+def clip_rows(arm: str, share: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"run_id": f"{arm}-{s}", "group": "", "arm": arm, "seed": s, "status": "complete", "step": t}
+            | {"metric": "clip_ratio/region_mean", "value": share}
+            for s in range(3)
+            for t in (1, 2)
+        ]
+    )
+
+
+def e1_data(acc_noclip, H_clip, H_noclip, ratio_clip, ratio_noclip, acc_clip, clip_share=0.004):
     R, N = lm.RANDOM_CLIP.label, lm.RANDOM_NO_CLIP.label
     df = pd.concat(
         [
             runs({R: acc_clip, N: acc_noclip}, "eval/sampled_acc"),
             runs({R: H_clip, N: H_noclip}, "eval/entropy"),
             runs({R: ratio_clip, N: ratio_noclip}, "ratio/max", initial=1.0),
+            clip_rows(R, clip_share),
         ],
         ignore_index=True,
     )
@@ -244,50 +293,84 @@ def e1_data(acc_noclip, H_clip, H_noclip, ratio_clip, ratio_noclip, acc_clip):
     [
         ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (SUP, SUP, INC)),
         ((DOWN, [0.2, 0.21, 0.22], [0.0] * 3, [2.0, 2.1, 2.2], [0.1, 0.1, 0.1], UP), (NOT, NOT, NOT)),
-        ((FLAT, FLAT, FLAT, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], [0.3, 0.32, 0.34]), (INC, INC, SUP)),
+        ((FLAT, FLAT, FLAT[::-1], [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], [0.3, 0.32, 0.34]), (INC, INC, SUP)),
+        ((TINY, TINY, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (EXC, EXC, SUP)),
+        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP, 0.0001), (SUP, NTH, NTH)),
     ],
 )
 def test_e1(data, expected):
-    v = lm.e1_verdicts(*e1_data(*data))
+    v = lm.e1_verdicts(*e1_data(*data), **M)
     assert (outcome(v, "C4"), outcome(v, "C6"), outcome(v, "C7")) == expected
 
 
 def table(rows: list[tuple]) -> pd.DataFrame:
-    """A change table from (group, arm, metric, change, ci) rows."""
-    return pd.DataFrame(rows, columns=["group", "arm", "metric", "change", "ci"])
+    """A change table from (group, arm, metric, change, ci) rows, over 3 seeds."""
+    return pd.DataFrame(rows, columns=["group", "arm", "metric", "change", "ci"]).assign(n=3)
 
 
 @pytest.mark.parametrize(
-    "reliable, shortcut, expected", [(0.1, -0.1, SUP), (0.1, 0.1, NOT), (0.0, -0.1, INC), (0.1, 0.0, SUP)]
+    "reliable, ci, shortcut, entropy, expected",
+    [
+        (0.1, 0.05, -0.1, -0.01, SUP),
+        (0.1, 0.05, 0.1, -0.01, NOT),
+        (0.0, 0.05, -0.1, -0.01, INC),
+        (0.001, 0.005, -0.1, -0.01, NOT),  # no gain on the reliable-mode base, down to the margin
+        (0.1, 0.05, -0.1, 0.0, NTH),  # entropy did not go down: the arm cannot speak for C8
+    ],
 )
-def test_e2(reliable, shortcut, expected):
+def test_e2(reliable, ci, shortcut, entropy, expected):
     t = table(
         [
-            (g, a.label, "eval/sampled_acc", c, 0.05)
+            (g, a.label, metric, value, half)
             for a in (lm.ENTROPY_COEF, lm.ENTROPY_REWARD)
-            for g, c in (("default", reliable), ("shortcut", shortcut))
+            for g, acc, acc_ci in (("default", reliable, ci), ("shortcut", shortcut, 0.05))
+            for metric, value, half in (("eval/sampled_acc", acc, acc_ci), ("eval/entropy", entropy, 0.005))
         ]
     )
-    assert outcome(lm.e2_verdicts(t), "C8") == expected
+    v = lm.e2_verdicts(t, 0.02)
+    assert len(v) == 2 and {x.verdict for x in v} == {expected}
 
 
-@pytest.mark.parametrize("share, expected", [(0.2, SUP), (-0.2, NOT), (0.0, INC)])
-def test_e3(share, expected):
+@pytest.mark.parametrize(
+    "share, ci, expected", [(0.2, 0.05, SUP), (-0.2, 0.05, NOT), (0.0, 0.1, INC), (0.0, 0.01, EXC)]
+)
+def test_e3(share, ci, expected):
     rows = []
     for g, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
         for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP):
-            rows += [(g, a.label, pref, share, 0.05), (g, a.label, "eval/sampled_acc", share, 0.05)]
-    v = lm.e3_verdicts(table(rows))
+            rows += [(g, a.label, pref, share, ci), (g, a.label, "eval/sampled_acc", share, ci)]
+    v = lm.e3_verdicts(table(rows), 0.05, 0.02)
     assert len(v) == 4 and {x.verdict for x in v} == {expected}
 
 
-@pytest.mark.parametrize("clean, contaminated, expected", [(0.1, 0.1, SUP), (0.0, 0.2, NOT), (0.0, 0.0, INC)])
-def test_e4(clean, contaminated, expected):
+def step0(clean: float, contaminated: float) -> pd.DataFrame:
+    return pd.concat(
+        [
+            runs({lm.RANDOM_CLIP.label: [0.0] * 3}, "eval/clean/sampled_acc", initial=clean),
+            runs({lm.RANDOM_CLIP.label: [0.0] * 3}, "eval/contaminated/sampled_acc", initial=contaminated),
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "clean, contaminated, ci, easier, expected",
+    [
+        (0.1, 0.1, 0.05, True, SUP),
+        (-0.1, 0.2, 0.05, True, NOT),
+        (0.0, 0.2, 0.005, True, EXC),
+        (0.05, 0.05, 0.1, True, INC),
+        (-0.1, -0.1, 0.05, True, PRE),
+        (0.1, 0.1, 0.05, False, NTH),  # contaminated items no easier before RL: C9 cannot be asked
+    ],
+)
+def test_e4(clean, contaminated, ci, easier, expected):
     R = lm.RANDOM_CLIP.label
     t = table(
-        [("", R, "eval/clean/sampled_acc", clean, 0.05), ("", R, "eval/contaminated/sampled_acc", contaminated, 0.05)]
+        [("", R, "eval/clean/sampled_acc", clean, ci), ("", R, "eval/contaminated/sampled_acc", contaminated, ci)]
     )
-    assert outcome(lm.e4_verdicts(t), "C9") == expected
+    df = step0(0.6, 0.9 if easier else 0.6)
+    assert outcome(lm.e4_verdicts(df, t, 0.02), "C9") == expected
 
 
 @pytest.mark.parametrize("slope, expected", [(0.5, SUP), (-0.5, NOT), (0.0, INC)])
@@ -301,14 +384,19 @@ def test_e5(slope, expected):
     assert outcome(lm.e5_verdicts(pd.DataFrame(rows)), "C11") == expected
 
 
-@pytest.mark.parametrize("diff, expected", [(0.1, SUP), (-0.1, NOT), (0.0, INC)])
-def test_e6(diff, expected):
+@pytest.mark.parametrize(
+    "diff, spread, share, expected",
+    [(0.1, 0.01, 0.004, SUP), (-0.1, 0.01, 0.004, NOT), (0.0, 0.01, 0.004, INC), (0.0, 0.0005, 0.004, EXC)]
+    + [(0.1, 0.01, 0.0, NTH)],
+)
+def test_e6(diff, spread, share, expected):
     base = [0.01, 0.02, 0.03]
     df = runs(
-        {lm.EPS_02.label: base, lm.CLIP_HIGHER.label: [b + diff + 0.01 * (i - 1) for i, b in enumerate(base)]},
+        {lm.EPS_02.label: base, lm.CLIP_HIGHER.label: [b + diff + spread * (i - 1) for i, b in enumerate(base)]},
         "eval/entropy",
     )
-    assert outcome(lm.e6_verdicts(df), "C12") == expected
+    df = pd.concat([df, clip_rows(lm.EPS_02.label, share), clip_rows(lm.CLIP_HIGHER.label, share)], ignore_index=True)
+    assert outcome(lm.e6_verdicts(df, 0.004, 0.001), "C12") == expected
 
 
 @pytest.mark.parametrize("gt, rnd, expected", [(0.3, 0.1, SUP), (0.3, -0.1, NOT), (0.3, 0.0, INC), (0.1, 0.3, INC)])

@@ -27,7 +27,7 @@ from rlvr_lib.testbed.bases import BASES
 from rlvr_lib.testbed.models import ModelConfig
 from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
 from rlvr_lib.testbed.tasks import TaskConfig
-from rlvr_lib.verdicts import Verdict, decide
+from rlvr_lib.verdicts import Verdict, decide, decide_effect
 
 EXPERIMENT = "tinylm"
 REPORTED_SEEDS = [0, 1, 2]
@@ -274,98 +274,187 @@ def _row(table, arm, metric):
     return r.iloc[0] if len(r) else None
 
 
-def e1_verdicts(df: pd.DataFrame, table: pd.DataFrame) -> list[Verdict]:
-    c4 = _row(table, RANDOM_NO_CLIP.label, "eval/sampled_acc")
+# ---------------------------------------------------------------------------------------------------------
+# smallest effects of interest and manipulation checks
+
+MARGINS = {
+    "acc_margin": "sampled accuracy, absolute (2 points: the smallest gain an RLVR paper would call one)",
+    "entropy_margin": "held-out entropy, nats per token (10% of the default base's 0.04)",
+    "share_margin": "the preferred style's share (a fifth of the 65% -> 90% amplification Shao et al. report)",
+    "clip_floor": "share of tokens clipped for clipping to count as binding (the paper reports about 0.1%)",
+}
+
+
+def margins_table(**margins) -> pd.DataFrame:
+    """The margins an experiment decides with (its parameters cell sets them), for the page to print first."""
+    unknown = sorted(set(margins) - set(MARGINS))
+    if unknown:
+        raise ValueError(f"unknown margins {unknown}; known: {sorted(MARGINS)}")
+    return pd.DataFrame([{"margin": k, "value": v, "what it is": MARGINS[k]} for k, v in margins.items()])
+
+
+def clip_check(df: pd.DataFrame, arm: str, floor: float) -> tuple[str, bool]:
+    """Did clipping bind in `arm`? Mean share of clipped tokens over its runs' training steps against `floor`."""
+    v = df[(df.arm == arm) & (df.metric == "clip_ratio/region_mean")].value
+    share = float(v.mean()) if len(v) else float("nan")
+    ok = bool(np.isfinite(share) and share >= floor)
+    return f"clipping binds in '{arm}' (clipped tokens {share:.2%}, needs >= {floor:.2%})", ok
+
+
+def lowered_check(table: pd.DataFrame, arm: str, metric: str = "eval/entropy", group: str | None = None):
+    """Did `arm` lower `metric` (its change's 95% interval below zero)?"""
+    t = table if group is None else table[table.group == group]
+    r = _row(t, arm, metric)
+    ok = r is not None and interval_sign(r.change, r.ci) < 0
+    where = f" on the {group} base" if group else ""
+    text = f"'{arm}' lowers {metric}{where} ({fmt(r.change, r.ci) if r is not None else 'not measured'})"
+    return text, bool(ok)
+
+
+def contamination_check(df: pd.DataFrame, margin: float, metric: str = "sampled_acc") -> tuple[str, bool]:
+    """Before any RL (step 0), are the contaminated items easier than the clean ones by at least `margin`? Per
+    run, contaminated minus clean at step 0; the interval over runs must lie above `margin`."""
+    s0 = df[df.step == 0].pivot_table(index="run_id", columns="metric", values="value")
+    need = [f"eval/contaminated/{metric}", f"eval/clean/{metric}"]
+    if not set(need) <= set(s0.columns):
+        return "the base has no contaminated items", False
+    m, h, _ = mean_ci((s0[need[0]] - s0[need[1]]).to_numpy(float))
+    ok = bool(np.isfinite(h) and m - h > margin) or bool(not np.isfinite(h) and m > margin)
+    return f"the base scores higher on contaminated than on clean items before RL ({metric}: {fmt(m, h)})", ok
+
+
+def margin_verdict(
+    claim: str,
+    est: tuple[float, float, int],
+    margin: float,
+    statistic: str,
+    expect: int = 1,
+    checks: list[tuple[str, bool]] = (),
+    premise: tuple[str, bool] | None = None,
+) -> Verdict:
+    """A tiny-LM verdict from an estimate (mean, 95% half-width, n) against a margin, with the manipulation
+    checks it depends on (see :func:`rlvr_lib.verdicts.decide_effect`). The statistic says what was checked."""
+    m, h, n = est
+    verdict, note = decide_effect(m, h, n, margin, expect, [t for t, ok in checks if not ok], premise)
+    passed = [t for t, ok in checks if ok]
+    tail = f"; checks passed: {'; '.join(passed)}" if passed and verdict != "not testable here" else ""
+    return Verdict(claim, verdict, f"{statistic} (n = {n}, margin {margin:g}): {note}{tail}", "tiny LM")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the experiments' verdicts
+
+
+def _change(table, arm, metric, group=None):
+    t = table if group is None else table[table.group == group]
+    r = _row(t, arm, metric)
+    return (float(r.change), float(r.ci), int(r.n)) if r is not None else (float("nan"), float("nan"), 0)
+
+
+def e1_verdicts(
+    df: pd.DataFrame, table: pd.DataFrame, acc_margin: float, entropy_margin: float, clip_floor: float
+) -> list[Verdict]:
+    c4 = _change(table, RANDOM_NO_CLIP.label, "eval/sampled_acc")
     dH = paired_difference(df, "eval/entropy", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
     dR = paired_difference(df, "ratio/max", RANDOM_NO_CLIP.label, RANDOM_CLIP.label, "peak")
     dA = paired_difference(df, "eval/sampled_acc", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
+    binds = clip_check(df, RANDOM_CLIP.label, clip_floor)
     s_ratio, s_acc = interval_sign(dR[0], dR[1]), interval_sign(dA[0], dA[1])
+    c7 = decide(s_ratio > 0 and s_acc > 0, s_ratio < 0 or s_acc < 0) if binds[1] else "not testable here"
     return [
-        verdict_from_sign(
+        margin_verdict(
             "C4",
-            c4.change,
-            c4.ci,
-            "random reward without clipping: change in held-out sampled "
-            f"accuracy {fmt(c4.change, c4.ci)} (mean [95% interval] over seeds)",
+            c4,
+            acc_margin,
+            f"random reward without clipping: change in held-out sampled accuracy {fmt(*c4[:2])}",
         ),
-        verdict_from_sign(
+        margin_verdict(
             "C6",
-            dH[0],
-            dH[1],
+            dH,
+            entropy_margin,
             f"change in held-out entropy, clip minus no clip (paired by seed): {fmt(dH[0], dH[1])} nats",
             expect=-1,
+            checks=[binds],
         ),
         Verdict(
             "C7",
-            decide(s_ratio > 0 and s_acc > 0, s_ratio < 0 or s_acc < 0),
+            c7,
             f"peak importance ratio, no clip minus clip: {fmt(dR[0], dR[1])}; change in sampled accuracy, clip "
-            f"minus no clip: {fmt(dA[0], dA[1])}",
+            f"minus no clip: {fmt(dA[0], dA[1])} (paired by seed, n = {dR[2]}); {binds[0]}"
+            + ("" if binds[1] else ": failed, so the comparison cannot speak for clipping"),
             "tiny LM",
         ),
     ]
 
 
-def e2_verdicts(table: pd.DataFrame) -> list[Verdict]:
-    em_arms = [ENTROPY_COEF.label, ENTROPY_REWARD.label]
-    lines, good, bad = [], [], []
-    for arm in em_arms:
-        r = _row(table[table.group == "default"], arm, "eval/sampled_acc")
-        w = _row(table[table.group == "shortcut"], arm, "eval/sampled_acc")
-        good.append(interval_sign(r.change, r.ci))
-        bad.append(interval_sign(w.change, w.ci))
-        lines.append(
-            f"{arm}: {fmt(r.change, r.ci)} on the reliable-mode base, {fmt(w.change, w.ci)} on the shortcut-mode base"
+def e2_verdicts(table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
+    """C8 per entropy-minimisation arm: it should raise sampled accuracy on the base whose mode is correct
+    (default) and not on the base whose mode is wrong (shortcut). An arm that does not lower entropy on a base
+    cannot speak for C8 there (manipulation check)."""
+    out = []
+    for arm in (ENTROPY_COEF.label, ENTROPY_REWARD.label):
+        checks = [lowered_check(table, arm, group=g) for g in ("default", "shortcut")]
+        good = _change(table, arm, "eval/sampled_acc", "default")
+        bad = _change(table, arm, "eval/sampled_acc", "shortcut")
+        v_good = decide_effect(*good, acc_margin, 1, [t for t, ok in checks if not ok])
+        v_bad = decide_effect(*bad, acc_margin, 1, [t for t, ok in checks if not ok])
+        if v_good[0] == "not testable here":
+            verdict = "not testable here"
+        elif v_good[0] == "supported" and v_bad[0] in ("effect excluded", "not supported"):
+            verdict = "supported"
+        elif v_good[0] in ("effect excluded", "not supported") or v_bad[0] == "supported":
+            verdict = "not supported"
+        else:
+            verdict = "inconclusive"
+        stat = (
+            f"{arm}: sampled-accuracy change {fmt(*good[:2])} on the reliable-mode base ({v_good[0]}), "
+            f"{fmt(*bad[:2])} on the shortcut-mode base ({v_bad[0]}; n = {good[2]}, margin {acc_margin:g}); "
+            + "; ".join(f"{t}: {'passed' if ok else 'FAILED'}" for t, ok in checks)
         )
-    ok = all(g > 0 for g in good) and all(b <= 0 for b in bad)
-    against = any(b > 0 for b in bad)
-    return [
-        Verdict(
-            "C8",
-            decide(ok, against),
-            "change in sampled accuracy under entropy minimisation alone: " + "; ".join(lines),
-            "tiny LM",
-        )
-    ]
+        out.append(Verdict(f"C8 ({arm})", verdict, stat, "tiny LM"))
+    return out
 
 
-def e3_verdicts(table: pd.DataFrame) -> list[Verdict]:
+def e3_verdicts(table: pd.DataFrame, share_margin: float, acc_margin: float) -> list[Verdict]:
     out = []
     for base_name, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
         for arm in (RANDOM_CLIP.label, RANDOM_NO_CLIP.label):
-            s = _row(table[table.group == base_name], arm, pref)
-            a = _row(table[table.group == base_name], arm, "eval/sampled_acc")
-            s_share, s_acc = interval_sign(s.change, s.ci), interval_sign(a.change, a.ci)
-            # the preferred style is the reliable one on the default base, the shortcut on the other
-            expected_acc = s_share * (1 if base_name == "default" else -1)
-            if s_share == 0:
-                relation = "no clear change in the style share"
-            elif s_acc == expected_acc:
-                relation = "accuracy moves as the style share predicts"
-            else:
-                relation = "accuracy does not move as the style share predicts"
+            s = _change(table, arm, pref, base_name)
+            a = _change(table, arm, "eval/sampled_acc", base_name)
+            v_acc = decide_effect(*a, acc_margin, 1 if base_name == "default" else -1)[0]
             out.append(
-                Verdict(
+                margin_verdict(
                     f"E3 prior amplification ({base_name} base, {arm})",
-                    decide(s_share > 0, s_share < 0),
-                    f"change in the preferred style's share {fmt(s.change, s.ci)}; "
-                    f"sampled accuracy {fmt(a.change, a.ci)} ({relation})",
-                    "tiny LM",
+                    s,
+                    share_margin,
+                    f"change in the preferred style's share {fmt(*s[:2])}; sampled accuracy {fmt(*a[:2])} "
+                    f"(against the direction the preferred style predicts: {v_acc})",
                 )
             )
     return out
 
 
-def e4_verdicts(table: pd.DataFrame) -> list[Verdict]:
-    c = _row(table, RANDOM_CLIP.label, "eval/clean/sampled_acc")
-    d = _row(table, RANDOM_CLIP.label, "eval/contaminated/sampled_acc")
-    sc, sd = interval_sign(c.change, c.ci), interval_sign(d.change, d.ci)
+def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
+    """C9: random-reward gains are not only contamination - the clean items should gain too. Testable only
+    when the base has memorised its contaminated items (they are easier before RL)."""
+    c = _change(table, RANDOM_CLIP.label, "eval/clean/sampled_acc")
+    d = _change(table, RANDOM_CLIP.label, "eval/contaminated/sampled_acc")
+    check = contamination_check(df, acc_margin)
+    # the premise: a gain of interest on at least one item set is not excluded by its interval
+    gain_possible = max(c[0] + c[1], d[0] + d[1]) >= acc_margin
     return [
-        Verdict(
+        margin_verdict(
             "C9",
-            decide(sc > 0, sd > 0 and sc <= 0),
+            c,
+            acc_margin,
             f"contaminated base, random reward with clipping: sampled-accuracy change on clean items "
-            f"{fmt(c.change, c.ci)}, on contaminated items {fmt(d.change, d.ci)}",
-            "tiny LM",
+            f"{fmt(*c[:2])}, on contaminated items {fmt(*d[:2])}",
+            checks=[check],
+            premise=(
+                "random-reward training gained on neither clean nor contaminated items (both intervals end below "
+                "the margin): there is no gain for contamination to explain",
+                bool(gain_possible),
+            ),
         )
     ]
 
@@ -406,16 +495,17 @@ def _bootstrap_slope(x, y, n: int = 2000, seed: int = 0):
     return float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))
 
 
-def e6_verdicts(df: pd.DataFrame) -> list[Verdict]:
+def e6_verdicts(df: pd.DataFrame, entropy_margin: float, clip_floor: float) -> list[Verdict]:
     d = paired_difference(df, "eval/entropy", CLIP_HIGHER.label, EPS_02.label, "change")
+    checks = [clip_check(df, CLIP_HIGHER.label, clip_floor), clip_check(df, EPS_02.label, clip_floor)]
     return [
-        verdict_from_sign(
+        margin_verdict(
             "C12",
-            d[0],
-            d[1],
-            "clip-higher as an entropy dial: change in held-out entropy with "
-            f"eps_high = 0.28 minus symmetric eps = 0.2 (random reward, paired by seed): "
-            f"{fmt(d[0], d[1])} nats",
+            d,
+            entropy_margin,
+            "clip-higher as an entropy dial: change in held-out entropy with eps_high = 0.28 minus symmetric "
+            f"eps = 0.2 (random reward, paired by seed): {fmt(d[0], d[1])} nats",
+            checks=checks,
         )
     ]
 

@@ -157,3 +157,73 @@ def bases_table(results_dir: str | Path = "../results") -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the reproducibility page
+
+
+def machine_table(results_dir: str | Path = "../results") -> pd.DataFrame:
+    """The machine the main job ran on (``results/machine.json``): CPU, kernels, pins, threads, canary."""
+    p = Path(results_dir) / "machine.json"
+    if not p.exists():
+        return pd.DataFrame({"field": ["(no main job has run in this checkout)"], "value": [""]})
+    m = json.loads(p.read_text())
+    rows = {
+        "CPU": f"{m['cpu']['model']} ({m['cpu']['vendor']}, {m['machine']})",
+        "instruction sets seen": ", ".join(m["cpu"]["flags"]),
+        "ATen kernels in use": m["aten_capability"],
+        "pins": ", ".join(f"{k}={v}" for k, v in m["pins"].items() if v) or "none (native kernels)",
+        "torch threads of the main process": m["torch_threads"],
+        "torch / Python": f"{m['torch']} / {m['python']}",
+        "executor of the tiny-LM runs": m.get("executor", ""),
+        "canary": m["canary"],
+    }
+    return pd.DataFrame({"field": list(rows), "value": [str(v) for v in rows.values()]})
+
+
+def executed_table(executed_dir: str | Path = "executed") -> pd.DataFrame:
+    """Where and how each executed notebook of this book was computed (from its metadata)."""
+    rows = []
+    for p in sorted(Path(executed_dir).glob("[!.]*.ipynb")):
+        if p.name.endswith(".failed.ipynb"):
+            continue
+        meta = json.loads(p.read_text())["metadata"].get("rlvr", {})
+        m = meta.get("machine") or {}
+        rows.append(
+            {
+                "notebook": p.stem,
+                "profile": meta.get("parameters", {}).get("profile", ""),
+                "executor": meta.get("executor", ""),
+                "CPU": (m.get("cpu") or {}).get("model", "(not recorded)"),
+                "ATen kernels": m.get("aten_capability", ""),
+                "wall s": round(meta["wall_s"]) if "wall_s" in meta else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def fault_matrix(path: str | Path = "data/fault_matrix.csv") -> pd.DataFrame:
+    """The fault matrix as written by ``scripts/fault_matrix.py``."""
+    p = Path(path)
+    if not p.exists():
+        return pd.DataFrame({"case": ["(scripts/fault_matrix.py has not been run)"]})
+    return pd.read_csv(p)
+
+
+def executor_benchmark(path: str | Path = "data/bench_executors.json") -> pd.DataFrame:
+    """Wall time and throughput of each executor on one set of runs, from ``scripts/bench_executors.py``."""
+    p = Path(path)
+    if not p.exists():
+        return pd.DataFrame({"executor": ["(scripts/bench_executors.py has not been run)"]})
+    b = json.loads(p.read_text())
+    return pd.DataFrame(
+        {
+            "executor": list(b["wall_s"]),
+            "wall s": [round(v, 1) for v in b["wall_s"].values()],
+            "throughput vs sequential (1 thread)": [round(v, 2) for v in b["throughput_vs_sequential"].values()],
+            "throughput vs one process, 2 threads": [
+                round(v, 2) for v in b["throughput_vs_one_process_two_threads"].values()
+            ],
+        }
+    )
