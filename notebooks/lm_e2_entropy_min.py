@@ -42,7 +42,7 @@ entropy_coef: float = -0.05  # TRL entropy_coef of the entropy-minimisation arm;
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
-executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
 
 # %%

@@ -40,7 +40,7 @@ learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
-executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 share_margin: float = 0.05  # smallest effect of interest: the preferred style's share
 acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
 

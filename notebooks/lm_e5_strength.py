@@ -40,7 +40,7 @@ bases: list = ["steps-150", "steps-200", "default"]  # weakest to strongest
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
-executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 
 # %%
 from rlvr_lib._checks import check_parameters

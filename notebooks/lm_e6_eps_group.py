@@ -40,7 +40,7 @@ learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
-executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 entropy_margin: float = 0.004  # smallest effect of interest: held-out entropy, nats per token
 clip_floor: float = 0.001  # manipulation check: share of clipped tokens for clipping to count as binding
 

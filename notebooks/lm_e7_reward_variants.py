@@ -43,7 +43,7 @@ flip_rates: list = [0.1, 0.3]  # symmetric false-positive and false-negative rat
 seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
-executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 
 # %%
 from rlvr_lib._checks import check_parameters

@@ -42,7 +42,7 @@ learning_rates: list = [5e-6, 1e-5, 2e-5, 5e-5, 1e-4]  # the grid
 tuning_seeds: list = [1000, 1001]  # never used for reported results
 runs_dir: str = "runs"
 results_dir: str = "results"
-executor: str = ""  # where runs train ("" = $RLVR_EXECUTOR, else sequential): see rlvr_lib.rl.executors
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 
 # %%
 from rlvr_lib._checks import check_parameters

@@ -73,25 +73,34 @@ class Arm:
 
     label: str
     fields: dict
+    color: str = ""  # its colour on every page of the book (see ARM_COLORS)
 
     def config(self, base: str) -> dict:
         return {"base": base, **self.fields}
 
     def with_(self, **changes) -> Arm:
-        """The same arm (same label) with some fields changed, e.g. a notebook parameter."""
-        return Arm(self.label, {**self.fields, **changes})
+        """The same arm (same label, same colour) with some fields changed, e.g. a notebook parameter."""
+        return Arm(self.label, {**self.fields, **changes}, self.color)
 
 
-GROUND_TRUTH = Arm("ground truth", {"reward": {"ground_truth": 1.0}, "clip_rule": "symmetric"})
-RANDOM_CLIP = Arm("random, clip", {"reward": {"random": 1.0}, "clip_rule": "symmetric"})
-RANDOM_NO_CLIP = Arm("random, no clip", {"reward": {"random": 1.0}, "clip_rule": "none"})
-ENTROPY_COEF = Arm("entropy coef", {"reward": {"constant": 1.0}, "clip_rule": "symmetric"})  # + entropy_coef < 0
-ENTROPY_REWARD = Arm("entropy reward", {"reward": {"neg_entropy": 1.0}, "clip_rule": "symmetric"})
-EPS_02 = Arm("eps=0.2", {"reward": {"random": 1.0}, "clip_rule": "symmetric", "epsilon": 0.2})
+GROUND_TRUTH = Arm("ground truth", {"reward": {"ground_truth": 1.0}, "clip_rule": "symmetric"}, "#2ca02c")
+RANDOM_CLIP = Arm("random, clip", {"reward": {"random": 1.0}, "clip_rule": "symmetric"}, "#1f77b4")
+RANDOM_NO_CLIP = Arm("random, no clip", {"reward": {"random": 1.0}, "clip_rule": "none"}, "#d62728")
+# + entropy_coef < 0, set by the notebook
+ENTROPY_COEF = Arm("entropy coef", {"reward": {"constant": 1.0}, "clip_rule": "symmetric"}, "#9467bd")
+ENTROPY_REWARD = Arm("entropy reward", {"reward": {"neg_entropy": 1.0}, "clip_rule": "symmetric"}, "#8c564b")
+EPS_02 = Arm("eps=0.2", {"reward": {"random": 1.0}, "clip_rule": "symmetric", "epsilon": 0.2}, "#1f77b4")
 CLIP_HIGHER = Arm(
-    "eps_high=0.28", {"reward": {"random": 1.0}, "clip_rule": "asymmetric", "epsilon": 0.2, "epsilon_high": 0.28}
+    "eps_high=0.28",
+    {"reward": {"random": 1.0}, "clip_rule": "asymmetric", "epsilon": 0.2, "epsilon_high": 0.28},
+    "#17becf",
 )
-RANDOM = Arm("random", {"reward": {"random": 1.0}, "clip_rule": "symmetric"})  # E7's name for RANDOM_CLIP
+# E7's name for RANDOM_CLIP, the same colour
+RANDOM = Arm("random", {"reward": {"random": 1.0}, "clip_rule": "symmetric"}, "#1f77b4")
+ARM_COLORS = {
+    a.label: a.color
+    for a in (GROUND_TRUTH, RANDOM_CLIP, RANDOM_NO_CLIP, ENTROPY_COEF, ENTROPY_REWARD, EPS_02, CLIP_HIGHER, RANDOM)
+}
 
 
 def arms(base_path: str, arm_list: list[Arm], group: str | None = None) -> dict:
@@ -163,8 +172,12 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True, exe
 
 
 def curves(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("arm",)) -> pd.DataFrame:
-    """The seed band (:func:`rlvr_lib.stats.seed_band`) of each metric at each step, per `by`."""
-    return seed_band(df[df.metric.isin(metrics)], [*by, "metric", "step"])
+    """The seed band (:func:`rlvr_lib.stats.seed_band`) of each metric at each step, per `by`. The per-run rows
+    ride along in ``.attrs["seeds"]``, and the plot functions draw them faintly under each mean."""
+    sub = df[df.metric.isin(metrics)]
+    band = seed_band(sub, [*by, "metric", "step"])
+    band.attrs["seeds"] = sub[[*by, "metric", "step", "run_id", "value"]].reset_index(drop=True)
+    return band
 
 
 def per_run_change(df: pd.DataFrame, metric: str) -> pd.DataFrame:

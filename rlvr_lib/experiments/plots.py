@@ -2,7 +2,9 @@
 
 One style for every figure (`apply_style`), lower-case axis labels with symbols, a legend on every
 multi-line figure, and 95% bands from seeds where the table carries them (a ``ci`` column holding the
-half-width, as :func:`rlvr_lib.stats.seed_band` writes it).
+half-width, as :func:`rlvr_lib.stats.seed_band` writes it). Each tiny-LM arm keeps its colour on every page
+(`rlvr_lib.experiments.lm_lab.ARM_COLORS`); where a band's table carries its per-run rows
+(``.attrs["seeds"]``, as `lm_lab.curves` attaches them), each run is drawn as a faint line under the mean.
 """
 
 from __future__ import annotations
@@ -36,6 +38,28 @@ def apply_style():
 apply_style()
 
 
+def color_for(label, i: int) -> str:
+    """An arm's own colour when it has one, else the i-th colour of the palette."""
+    from rlvr_lib.experiments.lm_lab import ARM_COLORS
+
+    if label in ARM_COLORS:
+        return ARM_COLORS[label]
+    free = [c for c in PALETTE if c not in set(ARM_COLORS.values())]  # other lines never look like an arm
+    return free[i % len(free)]
+
+
+def _seed_rows(df: pd.DataFrame, x: str) -> pd.DataFrame | None:
+    """The per-run rows behind a band table, restricted to the keys (arm, metric, ...) this table holds."""
+    raw = df.attrs.get("seeds")
+    if raw is None or df.empty:
+        return None
+    keys = [c for c in raw.columns if c in df.columns and c not in (x, "value", "run_id")]
+    if not keys:
+        return raw
+    present = df[keys].drop_duplicates()
+    return raw.merge(present, on=keys, how="inner")
+
+
 def lines(
     df: pd.DataFrame,
     x: str,
@@ -60,24 +84,32 @@ def lines(
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     dashes = ["-", "--", ":", "-."]
+    raw = _seed_rows(df, x)
     for i, (h, g) in enumerate(groups):
+        color = color_for(h, i)
         sub = [(None, g)] if style is None else list(g.groupby(style, sort=False))
         for j, (s, gg) in enumerate(sub):
             gg = gg.sort_values(x)
             label = " / ".join(str(v) for v in (h, s) if v is not None) or None
+            if raw is not None:
+                mine = raw
+                for col, val in ((hue, h), (style, s)):
+                    if col is not None and col in mine:
+                        mine = mine[mine[col] == val]
+                for _, run in mine.groupby("run_id", sort=False):
+                    run = run.sort_values(x)
+                    ax.plot(run[x], run["value"], dashes[j % 4], color=color, alpha=0.22, lw=0.7, zorder=1)
             ax.plot(
                 gg[x],
                 gg[y],
                 dashes[j % 4],
-                color=PALETTE[i % len(PALETTE)],
+                color=color,
                 label=label,
                 marker="o" if markers else None,
                 ms=3,
             )
             if ci is not None and ci in gg and np.isfinite(gg[ci]).any():
-                ax.fill_between(
-                    gg[x], gg[y] - gg[ci], gg[y] + gg[ci], color=PALETTE[i % len(PALETTE)], alpha=0.18, lw=0
-                )
+                ax.fill_between(gg[x], gg[y] - gg[ci], gg[y] + gg[ci], color=color, alpha=0.18, lw=0)
     if hline is not None:
         ax.axhline(hline, color="k", lw=0.8)
     for mx, my, mlabel in marks:
@@ -167,7 +199,7 @@ def bars(
             w,
             yerr=g[ci] if ci in g else None,
             capsize=3,
-            color=PALETTE[i % len(PALETTE)],
+            color=color_for(h, i),
             label=None if h is None else str(h),
         )
     ax.set_xticks(np.arange(len(cats)), [str(c) for c in cats], rotation=rotate, ha="right" if rotate else "center")
@@ -206,7 +238,7 @@ def scatter_ci(
             fmt="o-" if connect else "o",
             ms=4,
             capsize=3,
-            color=PALETTE[i % len(PALETTE)],
+            color=color_for(h, i),
             label=str(h),
         )
     ax.axhline(0, color="k", lw=0.8)

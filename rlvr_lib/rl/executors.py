@@ -192,15 +192,22 @@ def _run_dask(cfg_dicts, spec: ExecutorSpec, env: dict, bar) -> list[dict]:
         raise ConfigError(
             "the dask executor needs Dask distributed: pip install 'rlvr_lib[cluster]' (or 'distributed')"
         ) from e
+    import dask
+
     cluster = None
     if spec.address is None:
-        cluster = LocalCluster(
-            n_workers=spec.workers,
-            threads_per_worker=1,  # one task per worker process; torch's own threads are set per task
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
+        # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes these runs about a quarter
+        # slower (measured: 8.0 s against 6.3 s per run); the thread caps it sets along with it are kept.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(
+                n_workers=spec.workers,
+                threads_per_worker=1,  # one task per worker process; torch's own threads are set per task
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
     client = Client(cluster if cluster is not None else spec.address)
     try:
         futures = [client.submit(train_one, c, spec.threads, env, pure=False) for c in cfg_dicts]
