@@ -4,12 +4,13 @@ and Spurious Reward" (Chen et al., ICLR 2026, arXiv 2512.16912).
 Layers, lowest first; a module imports only from its own layer or the ones above it in this list:
 
 Shared pure pieces (top level)
-  ``_checks``     argument checks that raise one clear error naming the parameter;
+  ``_checks``     argument checks that raise one clear error naming the parameter (notebook parameters too);
+  ``_locks``      the one inter-process file lock (runs, bases, notebooks, the book build);
   ``numerics``    the kernel pins that make CPU results reproducible across machines, the machine fingerprint;
   ``clip``        clip rules as pure tensor functions, shared by the trainer and the theory lab;
   ``entropy``     the one definition of a softmax's entropy;
   ``stats``       the one 95% interval (Student t), the seed band, the interval sign;
-  ``verdicts``    the Verdict type, how one is decided, saved and loaded.
+  ``verdicts``    the Verdict type, its outcomes, how one is decided against a margin, saved and loaded.
 ``testbed/``      the synthetic world the tiny-LM experiments run in
   ``tasks``       the task world (difficulty, solution-style and contamination dials);
   ``models``      character tokenizer, tiny causal LMs, the one loader, the one left-padded scoring pass;
@@ -21,7 +22,8 @@ Shared pure pieces (top level)
   ``config``      the typed experiment configuration that produces a ``GRPOConfig``;
   ``records``     run directories, atomic status, the tidy loader;
   ``trainer``     the GRPOTrainer subclass (one class, one divergence: ``_compute_loss``);
-  ``driver``      the run driver: record callback, step-0 evaluation cache, ``run_experiment``.
+  ``driver``      the run driver: record callback, step-0 evaluation cache, ``run_experiment``;
+  ``executors``   where a sweep's runs train: sequential, a local process pool, a Dask cluster.
 ``theory/``       the theory on tabular softmax policies
   ``simulator``   GRPO on softmax policies, vectorised over seeds, and the entropy closed forms;
   ``misalignment`` the reward-misalignment model in closed form.

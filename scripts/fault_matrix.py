@@ -187,6 +187,23 @@ def main() -> None:
         assert len(read_metrics(a)) == len(rows_a)
         return "both detected with a message, both retrained; " + all_runs_clean(runs)
 
+    def two_jobs():
+        shutil.rmtree(runs, ignore_errors=True)
+        for nb in executed.glob("lm_*.ipynb"):
+            nb.unlink()
+        jobs = [c.start("--profile", "smoke", "--only", "lm") for _ in range(2)]
+        outs = [p.communicate(timeout=1500)[0] for p in jobs]
+        assert all(p.returncode == 0 for p in jobs), [o[-1500:] for o in outs]
+        executed_now = [ln for o in outs for ln in o.splitlines() if ln.startswith("notebook ") and ln.endswith(" s")]
+        cached = [ln for o in outs for ln in o.splitlines() if ln.startswith("notebook ") and ln.endswith("cached")]
+        from rlvr_lib.pipeline.runner import TINY_LM
+
+        assert len(executed_now) == len(TINY_LM) and len(cached) == len(TINY_LM), (executed_now, cached)
+        return (
+            f"each of the {len(TINY_LM)} notebooks executed once (the other job waited, then found it cached); "
+            + all_runs_clean(runs)
+        )
+
     def wrong_type():
         code = (
             "from rlvr_lib.pipeline.runner import run_notebook; import tempfile; "
@@ -206,9 +223,10 @@ def main() -> None:
         ("book", "kill -9 of the main job during the book build", "book stage: the rebuild is strict and complete"),
         ("damaged", "truncated metrics file, corrupt status file", "two run records damaged by hand: detected, redone"),
         ("wrong_type", "notebook parameter of the wrong type", "papermill execution with profile=5"),
+        ("two_jobs", "two main jobs started at once in one checkout", "smoke lm stage twice, concurrently"),
     ]
     fns = {"pretraining": pretraining, "sweep": sweep, "worker": worker, "notebook": notebook, "book": book}
-    fns |= {"damaged": damaged, "wrong_type": wrong_type}
+    fns |= {"damaged": damaged, "wrong_type": wrong_type, "two_jobs": two_jobs}
     chosen = args.only or [k for k, _, _ in cases]
     unknown = sorted(set(chosen) - set(fns))
     if unknown:

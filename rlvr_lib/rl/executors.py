@@ -4,14 +4,12 @@ The setting is a short string, given as the main job's ``--executor``, the envir
 ``RLVR_EXECUTOR`` or the tiny-LM notebooks' ``executor`` parameter (in that order of precedence for the
 notebooks' kernels, which inherit the main job's environment):
 
-=====================  ==================================================================================
-``sequential``         one run after another in this process, one torch thread per run (the default)
-``pool``               a local process pool: as many workers as cores, one torch thread each
-``pool:W`` / ``pool:WxT``  W workers with T threads each (T defaults to 1)
-``dask``               a local Dask cluster on 127.0.0.1, sized as ``pool`` (``dask:WxT`` to size it)
-``dask:ADDRESS``       an existing Dask scheduler, e.g. ``dask:tcp://10.0.0.5:8786``; start one with
-                       ``dask scheduler`` / ``dask worker``, or on SLURM / PBS / LSF with dask-jobqueue
-=====================  ==================================================================================
+* ``sequential``: one run after another in this process, one torch thread per run (the default);
+* ``pool``: a local process pool, as many workers as cores, one torch thread each;
+  ``pool:W`` / ``pool:WxT``: W workers with T threads each (T defaults to 1);
+* ``dask``: a local Dask cluster on 127.0.0.1, sized as ``pool`` (``dask:WxT`` to size it);
+* ``dask:ADDRESS``: an existing Dask scheduler, e.g. ``dask:tcp://10.0.0.5:8786``; start one with
+  ``dask scheduler`` / ``dask worker``, or on SLURM / PBS / LSF with dask-jobqueue.
 
 Dask distributed (the ``cluster`` extra) rather than Ray: a pure-Python install of a few MB, a local cluster
 that starts in about a second on two cores (the test suite starts one), process workers that re-run a lost
