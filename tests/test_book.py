@@ -249,3 +249,36 @@ def test_launch_buttons_point_at_committed_notebooks(built_book):
         assert (ROOT / m.group(1)).exists() or (
             ROOT / "notebooks" / Path(m.group(1)).name.replace(".ipynb", ".py")
         ).exists()
+
+
+def test_math_renders_offline(built_book):
+    """Equations are typeset by the MathJax copy inside the built book: the page loads it from _static, and in
+    headless Chromium (this machine has no route to any CDN) the math comes out as MathJax's own elements."""
+    page = built_book / "glossary.html"
+    raw = page.read_text()
+    assert re.search(r'<script[^>]+src="_static/mathjax/tex-chtml\.js', raw), "MathJax is not served by the book"
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 100_000
+    assert "cdn.jsdelivr" not in raw and "mathjax@" not in raw
+    chrome = _chromium()
+    if chrome is None:
+        pytest.skip("chromium is not installed (scripts/test_deps.sh installs it as root)")
+    handler = partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        r = subprocess.run(
+            [
+                chrome,
+                *CHROME_FLAGS,
+                f"--user-data-dir={_profile()}",
+                "--virtual-time-budget=15000",  # let MathJax typeset before the DOM is dumped
+                "--dump-dom",
+                f"http://127.0.0.1:{server.server_port}/glossary.html",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+    assert r.stdout.count("<mjx-container") >= 10, "the glossary's equations were not typeset"

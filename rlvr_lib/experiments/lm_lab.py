@@ -441,7 +441,7 @@ def e3_verdicts(table: pd.DataFrame, share_margin: float, acc_margin: float) -> 
                     s,
                     share_margin,
                     f"change in the preferred style's share {fmt(*s[:2])}; sampled accuracy {fmt(*a[:2])} "
-                    f"(against the direction the preferred style predicts: {v_acc})",
+                    f"(accuracy moving as the preferred style predicts: {v_acc})",
                 )
             )
     return out
