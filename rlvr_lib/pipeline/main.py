@@ -128,7 +128,7 @@ def main(argv=None) -> int:
         print(json.dumps(machine_record(), indent=1))
         return 0
     spec = parse_executor(args.executor)  # a bad spec fails here, before any work
-    os.environ[ENV] = args.executor  # the notebooks' kernels inherit it (their `executor` parameter is empty)
+    os.environ[ENV] = str(spec)  # the notebooks' kernels inherit it (their `executor` parameter is empty)
     stages = args.only or list(STAGES)
     os.chdir(ROOT)
     print(f"executor {spec}; {describe()}", flush=True)
