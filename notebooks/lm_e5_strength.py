@@ -41,11 +41,21 @@ seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
+acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
 
 # %%
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %% [markdown]
+# Smallest effects of interest and manipulation-check thresholds, set in the parameters cell before the
+# runs; every verdict below decides against them (see the glossary's verdict outcomes):
+
+# %%
+from rlvr_lib.experiments.lm_lab import margins_table
+
+margins_table(acc_margin=acc_margin)
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -76,4 +86,4 @@ fig = plots.scatter_ci(
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e5_verdicts(per_run), results_dir, "lm_e5_strength")
+save_verdicts(lm.e5_verdicts(per_run, acc_margin), results_dir, "lm_e5_strength")

@@ -44,11 +44,21 @@ seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
+acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
 
 # %%
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %% [markdown]
+# Smallest effects of interest and manipulation-check thresholds, set in the parameters cell before the
+# runs; every verdict below decides against them (see the glossary's verdict outcomes):
+
+# %%
+from rlvr_lib.experiments.lm_lab import margins_table
+
+margins_table(acc_margin=acc_margin)
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -85,4 +95,4 @@ fig = plots.bars(
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e7_verdicts(table), results_dir, "lm_e7_reward_variants")
+save_verdicts(lm.e7_verdicts(table, acc_margin), results_dir, "lm_e7_reward_variants")

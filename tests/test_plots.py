@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
@@ -48,3 +49,18 @@ def test_a_grid_panel_draws_only_its_own_runs():
     fig = plots.grid(band, [("eval/sampled_acc", "acc"), ("eval/entropy", "H")], "metric", "step", hue="arm")
     for ax in fig.axes[:2]:
         assert len([ln for ln in ax.lines if ln.get_alpha() is not None and ln.get_alpha() < 0.5]) == 3
+
+
+def test_bands_stay_inside_the_quantity_range():
+    from rlvr_lib.experiments.plots import bounds_for
+
+    assert bounds_for("eval/sampled_acc") == (0.0, 1.0) and bounds_for("clip_ratio/high_mean") == (0.0, 1.0)
+    assert bounds_for("eval/entropy") == (0.0, None) and bounds_for("ratio/max") == (0.0, None)
+    assert bounds_for("loss") == (None, None)
+    df = tidy([lm.RANDOM_CLIP.label])
+    df["value"] = [0.0, 0.9, 1.0] * (len(df) // 3)  # seeds spread wide near the bounds
+    df.loc[df.seed == 0, "value"] = [0.0, 0.1, 0.2]
+    fig = plots.lines(lm.curves(df, ["eval/sampled_acc"]), "step", hue="arm")
+    (band,) = fig.axes[0].collections
+    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    assert ys.min() >= 0.0 and ys.max() <= 1.0

@@ -373,15 +373,18 @@ def test_e4(clean, contaminated, ci, easier, expected):
     assert outcome(lm.e4_verdicts(df, t, 0.02), "C9") == expected
 
 
-@pytest.mark.parametrize("slope, expected", [(0.5, SUP), (-0.5, NOT), (0.0, INC)])
-def test_e5(slope, expected):
+@pytest.mark.parametrize(
+    "slope, offset, noise, expected",
+    [(0.5, 0.0, 0.01, SUP), (-0.5, 0.45, 0.01, NOT), (0.0, 0.1, 0.2, INC), (0.5, -0.6, 0.01, PRE)],
+)
+def test_e5(slope, offset, noise, expected):
     rng = np.random.default_rng(0)
     rows = []
     for arm in (lm.RANDOM_CLIP, lm.GROUND_TRUTH):
         for x in np.repeat([0.2, 0.4, 0.6, 0.8], 3):
-            noise = rng.normal(0, 0.2 if slope == 0 else 0.01)
-            rows.append({"arm": arm.label, "initial": x, "change": slope * x + noise})
-    assert outcome(lm.e5_verdicts(pd.DataFrame(rows)), "C11") == expected
+            change = slope * x + offset + rng.normal(0, noise)
+            rows.append({"group": f"base {x:.1f}", "arm": arm.label, "initial": x, "change": change})
+    assert outcome(lm.e5_verdicts(pd.DataFrame(rows), 0.02), "C11") == expected
 
 
 @pytest.mark.parametrize(
@@ -399,15 +402,24 @@ def test_e6(diff, spread, share, expected):
     assert outcome(lm.e6_verdicts(df, 0.004, 0.001), "C12") == expected
 
 
-@pytest.mark.parametrize("gt, rnd, expected", [(0.3, 0.1, SUP), (0.3, -0.1, NOT), (0.3, 0.0, INC), (0.1, 0.3, INC)])
-def test_e7(gt, rnd, expected):
+@pytest.mark.parametrize(
+    "gt, rnd, ci, expected",
+    [
+        (0.3, 0.1, 0.05, SUP),
+        (0.3, -0.1, 0.05, NOT),
+        (0.3, 0.0, 0.05, INC),
+        (0.1, 0.3, 0.05, NOT),
+        (0.3, 0.0, 0.005, NOT),
+    ],
+)
+def test_e7(gt, rnd, ci, expected):
     t = table(
         [
             ("", lm.GROUND_TRUTH.label, "eval/sampled_acc", gt, 0.05),
-            ("", lm.RANDOM.label, "eval/sampled_acc", rnd, 0.05),
+            ("", lm.RANDOM.label, "eval/sampled_acc", rnd, ci),
         ]
     )
-    (v,) = lm.e7_verdicts(t)
+    (v,) = lm.e7_verdicts(t, 0.02)
     assert v.verdict == expected
 
 

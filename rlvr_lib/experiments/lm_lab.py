@@ -472,7 +472,11 @@ def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float) -> lis
     ]
 
 
-def e5_verdicts(ch: pd.DataFrame) -> list[Verdict]:
+def e5_verdicts(ch: pd.DataFrame, acc_margin: float = 0.02) -> list[Verdict]:
+    """C11 from per-run changes across bases: the slope of the random-reward gain against the base's initial
+    accuracy (percentile bootstrap over runs). Its premise is that random-reward training gains on some base:
+    when every base's interval ends below `acc_margin`, the verdict is *premise absent* (the slope is still
+    reported)."""
     out = []
     for arm in (RANDOM_CLIP.label, GROUND_TRUTH.label):
         g = ch[(ch.arm == arm) & np.isfinite(ch.initial) & np.isfinite(ch.change)]
@@ -482,13 +486,22 @@ def e5_verdicts(ch: pd.DataFrame) -> list[Verdict]:
         out.append((arm, slope, boot))
     arm, slope, (lo, hi) = out[0]
     gt = out[1]
+    rnd = ch[ch.arm == RANDOM_CLIP.label]
+    by_base = {
+        b: mean_ci(g.change.to_numpy(float)) for b, g in rnd.groupby("group" if "group" in rnd else "arm", sort=False)
+    }
+    tops = [m + h if np.isfinite(h) else m for m, h, _ in by_base.values()]
+    premise = bool(tops) and max(tops) >= acc_margin
+    verdict = decide(bool(lo > 0), bool(hi < 0)) if premise else "premise absent"
+    gains = "; ".join(f"{b} {fmt(m, h)}" for b, (m, h, _) in by_base.items())
     return [
         Verdict(
             "C11",
-            decide(bool(lo > 0), bool(hi < 0)),
+            verdict,
             f"slope of the sampled-accuracy gain against initial sampled accuracy across bases, random reward "
             f"with clipping: {slope:+.3f} (95% bootstrap interval over runs [{lo:+.3f}, {hi:+.3f}]); ground "
-            f"truth: {gt[1]:+.3f} [{gt[2][0]:+.3f}, {gt[2][1]:+.3f}]",
+            f"truth: {gt[1]:+.3f} [{gt[2][0]:+.3f}, {gt[2][1]:+.3f}]; random-reward gain per base: {gains}"
+            + ("" if premise else f" - no base gains by the margin {acc_margin:g}, so there is no gain to grow"),
             "tiny LM",
         )
     ]
@@ -523,17 +536,26 @@ def e6_verdicts(df: pd.DataFrame, entropy_margin: float, clip_floor: float) -> l
     ]
 
 
-def e7_verdicts(table: pd.DataFrame) -> list[Verdict]:
+def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02) -> list[Verdict]:
+    """Shao et al.'s ordering: the random reward raises sampled accuracy (decided against `acc_margin`), by
+    less than the ground truth does."""
     acc = table[table.metric == "eval/sampled_acc"].set_index("arm")
     gt, rnd = acc.loc[GROUND_TRUTH.label], acc.loc[RANDOM.label]
-    s_gt, s_rnd = interval_sign(gt.change, gt.ci), interval_sign(rnd.change, rnd.ci)
+    n = int(rnd["n"]) if "n" in rnd else 0
+    v_rnd, note = decide_effect(float(rnd.change), float(rnd.ci), n, acc_margin)
+    if v_rnd == "supported" and gt.change > rnd.change:
+        verdict = "supported"
+    elif v_rnd in ("not supported", "effect excluded") or (v_rnd == "supported" and gt.change <= rnd.change):
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
     order = ", ".join(f"{a} {acc.loc[a, 'change']:+.3f}" for a in acc.sort_values("change", ascending=False).index)
     return [
         Verdict(
             "E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",
-            decide(s_gt > 0 and s_rnd > 0 and gt.change > rnd.change, s_rnd < 0),
+            verdict,
             f"sampled-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
-            f"{fmt(rnd.change, rnd.ci)}",
+            f"{fmt(rnd.change, rnd.ci)} (n = {n}, margin {acc_margin:g}: {v_rnd}, {note})",
             "tiny LM",
         )
     ]

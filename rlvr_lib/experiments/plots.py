@@ -5,6 +5,8 @@ multi-line figure, and 95% bands from seeds where the table carries them (a ``ci
 half-width, as :func:`rlvr_lib.stats.seed_band` writes it). Each tiny-LM arm keeps its colour on every page
 (`rlvr_lib.experiments.lm_lab.ARM_COLORS`); where a band's table carries its per-run rows
 (``.attrs["seeds"]``, as `lm_lab.curves` attaches them), each run is drawn as a faint line under the mean.
+Bands are truncated at the range of their quantity (:func:`bounds_for`): a fraction's band stays in [0, 1],
+an entropy's, a norm's or a ratio's above 0.
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ def _seed_rows(df: pd.DataFrame, x: str) -> pd.DataFrame | None:
     return raw.merge(present, on=keys, how="inner")
 
 
+def bounds_for(metric) -> tuple[float | None, float | None]:
+    """The range a quantity can take, from its name: fractions (accuracies, shares, clip fractions, pass@k) lie
+    in [0, 1]; entropies, norms and ratios are never negative; anything else is unbounded."""
+    m = str(metric)
+    if any(k in m for k in ("acc", "share", "clip_ratio", "pass@", "frac")):
+        return 0.0, 1.0
+    if any(k in m for k in ("entropy", "grad_norm", "ratio", "norm")):
+        return 0.0, None
+    return None, None
+
+
 def lines(
     df: pd.DataFrame,
     x: str,
@@ -109,7 +122,15 @@ def lines(
                 ms=3,
             )
             if ci is not None and ci in gg and np.isfinite(gg[ci]).any():
-                ax.fill_between(gg[x], gg[y] - gg[ci], gg[y] + gg[ci], color=color, alpha=0.18, lw=0)
+                lo, hi = bounds_for(gg["metric"].iloc[0]) if "metric" in gg else (None, None)
+                ax.fill_between(
+                    gg[x],
+                    np.clip(gg[y] - gg[ci], lo, hi),  # a band never leaves the quantity's range (truncated)
+                    np.clip(gg[y] + gg[ci], lo, hi),
+                    color=color,
+                    alpha=0.18,
+                    lw=0,
+                )
     if hline is not None:
         ax.axhline(hline, color="k", lw=0.8)
     for mx, my, mlabel in marks:
