@@ -168,14 +168,28 @@ CHROME_FLAGS = [
 ]
 
 
+def _serve(directory: Path):
+    """A static HTTP server on 127.0.0.1 for `directory`, in a daemon thread; returns (server, base URL)."""
+    handler = partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/"
+
+
+def _dump_dom(chrome: str, url: str, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [chrome, *CHROME_FLAGS, f"--user-data-dir={_profile()}", *flags, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_book_pages_in_headless_chromium(built_book):
     chrome = _chromium()
     if chrome is None:
         pytest.skip("chromium is not installed (scripts/test_deps.sh installs it as root)")
-    handler = partial(_QuietHandler, directory=str(built_book))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}/"
+    server, base = _serve(built_book)
     pages = sorted(
         p.relative_to(built_book).as_posix()
         for p in built_book.rglob("*.html")
@@ -192,12 +206,7 @@ def test_book_pages_in_headless_chromium(built_book):
                 if not (built_book / Path(page).parent / refresh.group(1)).exists():
                     problems.append(f"{page}: redirects to missing {refresh.group(1)}")
                 continue
-            r = subprocess.run(
-                [chrome, *CHROME_FLAGS, f"--user-data-dir={_profile()}", "--dump-dom", url],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            r = _dump_dom(chrome, url)
             dom = r.stdout
             if r.returncode != 0 or "</html>" not in dom:
                 problems.append(f"{page}: did not load ({r.returncode})")
@@ -262,23 +271,9 @@ def test_math_renders_offline(built_book):
     chrome = _chromium()
     if chrome is None:
         pytest.skip("chromium is not installed (scripts/test_deps.sh installs it as root)")
-    handler = partial(_QuietHandler, directory=str(built_book))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        r = subprocess.run(
-            [
-                chrome,
-                *CHROME_FLAGS,
-                f"--user-data-dir={_profile()}",
-                "--virtual-time-budget=15000",  # let MathJax typeset before the DOM is dumped
-                "--dump-dom",
-                f"http://127.0.0.1:{server.server_port}/glossary.html",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    server, base = _serve(built_book)
+    try:  # --virtual-time-budget lets MathJax typeset before the DOM is dumped
+        r = _dump_dom(chrome, base + "glossary.html", "--virtual-time-budget=15000")
     finally:
         server.shutdown()
     assert r.stdout.count("<mjx-container") >= 10, "the glossary's equations were not typeset"

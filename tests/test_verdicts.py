@@ -258,6 +258,28 @@ def runs(changes: dict, metric: str, initial: float = 0.5, group: str = "") -> p
     return pd.DataFrame(rows)
 
 
+@pytest.mark.parametrize(
+    "est, kw, expected",
+    [
+        ((0.10, 0.05, 3), {}, SUP),
+        ((-0.10, 0.05, 3), {}, NOT),
+        ((0.00, 0.005, 3), {}, EXC),
+        ((0.00, 0.10, 3), {}, INC),
+        ((0.10, 0.05, 3), {"checks": [("clipping binds", False), ("entropy drops", True)]}, NTH),
+        ((0.10, 0.05, 3), {"premise": ("no gain to explain", False)}, PRE),
+        ((-0.10, 0.05, 3), {"expect": -1, "checks": [("clipping binds", True)]}, SUP),
+    ],
+)
+def test_margin_verdict_reaches_every_outcome(est, kw, expected):
+    v = lm.margin_verdict("Cx", est, 0.02, "the statistic", **kw)
+    assert v.verdict == expected and v.level == "tiny LM"
+    assert v.statistic.startswith("the statistic (n = 3, margin 0.02)")
+    if expected == NTH:  # the failed check is named, the passed one is not claimed
+        assert "clipping binds" in v.statistic and "checks passed" not in v.statistic
+    if kw.get("checks") and expected != NTH:
+        assert "checks passed: clipping binds" in v.statistic
+
+
 UP, DOWN, FLAT = [0.10, 0.12, 0.14], [-0.10, -0.12, -0.14], [-0.1, 0.0, 0.1]
 TINY = [0.0005, 0.0, -0.0005]
 M = dict(acc_margin=0.02, entropy_margin=0.004, clip_floor=0.001)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rlvr_lib._locks import file_lock
+from rlvr_lib.numerics import fingerprint
 
 STATUSES = ("running", "complete", "diverged", "failed")
 FINISHED = ("complete", "diverged")  # a sweep does not re-run these
@@ -117,7 +118,7 @@ class RunRecord:
                 "seed": seed,
                 "host": platform.node(),
                 "platform": platform.platform(),
-                "numerics": _fingerprint(),
+                "numerics": fingerprint(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
@@ -160,12 +161,6 @@ class RunRecord:
         atomic_write_json(
             self.dir / "status.json", {"status": status, "wall_s": time.time() - self.t0, "metrics_rows": rows, **info}
         )
-
-
-def _fingerprint() -> dict:
-    from rlvr_lib.numerics import fingerprint
-
-    return fingerprint()
 
 
 def read_status(run_dir: Path) -> str | None:
