@@ -18,7 +18,11 @@
 #
 # * **C4** random-reward training without clipping still improves accuracy;
 # * **C6** with clipping, random-reward training lowers entropy;
-# * **C7** clipping stabilises: without it ratios and gradient norms grow and accuracy can collapse.
+# * **C7** clipping stabilises: without it ratios and gradient norms grow and accuracy can collapse. Besides the
+#   chosen step size, C7 gets a stress regime: the same two random-reward arms at `stress_lr_factor` times the
+#   learning rate, where unclipped updates have room to run away (time to collapse and peak ratio per seed).
+#
+# Seeds per arm come from the pilot (the previous page); the primary outcome is exact accuracy.
 
 # %% tags=["colab"]
 # On Colab, install this project first; elsewhere this cell does nothing.
@@ -41,11 +45,13 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
-seeds: list = [0, 1, 2]  # reported seeds
+seeds: list = [0, 1, 2]  # reported seeds of arms outside the pilot's key comparisons (and without a pilot)
+seeds_per_comparison: dict = {}  # set by the main job from the pilot; empty: read results/pilot.json
+stress_lr_factor: float = 4.0  # C7's stress regime: this many times the learning rate
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
-acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
+acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
 entropy_margin: float = 0.004  # smallest effect of interest: held-out entropy, nats per token
 clip_floor: float = 0.001  # manipulation check: share of clipped tokens for clipping to count as binding
 
@@ -69,20 +75,22 @@ from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("default", profile)
-arms = lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP])
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
-evals = ["eval/greedy_acc", "eval/sampled_acc", "eval/exact_acc", "eval/entropy"]
+arm_list = [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP]
+per_arm = lm.reported_seeds(seeds_per_comparison or lm.load_pilot(results_dir), profile, arm_list, seeds)
+shared = lm.common(profile, runs_dir, learning_rate)
+df = lm.sweep(lm.arms(b, arm_list), per_arm, shared, executor=executor)
+evals = ["eval/exact_acc", "eval/sampled_acc", "eval/greedy_acc", "eval/entropy"]
 train = ["entropy", "clip_ratio/high_mean", "clip_ratio/low_mean", "clip/bias_ratio", "grad_norm", "ratio/max"]
 table = save_table(lm.change_table(df, evals), results_dir, "lm_e1")
 table
 
-# %% mystnb={"figure": {"caption": "Held-out greedy, sampled (T = 1) and exact accuracy and held-out token entropy against optimizer steps for the three arms (default base); bands are 95% intervals over 3 seeds.", "name": "fig-e1-eval"}}
+# %% mystnb={"figure": {"caption": "Held-out exact (the primary outcome), sampled (T = 1) and greedy accuracy and held-out token entropy against optimizer steps for the three arms (default base); faint lines are single seeds, bands 95% intervals over seeds.", "name": "fig-e1-eval"}}
 fig = plots.grid(
     lm.curves(df, evals),
     [
-        ("eval/greedy_acc", "greedy accuracy"),
-        ("eval/sampled_acc", "sampled accuracy"),
         ("eval/exact_acc", "exact accuracy"),
+        ("eval/sampled_acc", "sampled accuracy"),
+        ("eval/greedy_acc", "greedy accuracy"),
         ("eval/entropy", "held-out entropy (nats)"),
     ],
     "metric",
@@ -114,7 +122,41 @@ fig = plots.grid(
 )
 
 # %% [markdown]
+# ## C7's stress regime
+#
+# The two random-reward arms again at a larger step size, on the reported seeds. Collapse: the first held-out
+# evaluation at which exact accuracy falls below half its initial value.
+
+# %%
+import pandas as pd
+
+stress_arms = [a.with_(learning_rate=learning_rate * stress_lr_factor) for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP)]
+stress = lm.sweep(lm.arms(b, stress_arms), lm.seeds_for(profile, seeds), shared, executor=executor)
+curves_of = [lm.PRIMARY, "ratio/max"]
+collapse = lm.collapse_step(stress).rename_axis("run_id").reset_index()
+collapse = collapse.merge(stress.drop_duplicates("run_id")[["run_id", "arm", "seed"]], on="run_id")
+peak = stress[stress.metric == "ratio/max"].groupby("run_id").value.max().rename("peak ratio").reset_index()
+save_table(
+    collapse.merge(peak, on="run_id")[["arm", "seed", "collapse_step", "peak ratio"]], results_dir, "lm_e1_stress"
+)
+
+# %% mystnb={"figure": {"caption": "C7's stress regime (learning rate times stress_lr_factor): held-out exact accuracy and the largest importance ratio per window of 8 steps, with and without clipping; faint lines are single seeds.", "name": "fig-e1-stress"}}
+fig = plots.grid(
+    lm.curves(pd.concat([stress[stress.metric == lm.PRIMARY], lm.windowed(stress, ["ratio/max"], 8)]), curves_of),
+    [(lm.PRIMARY, "exact accuracy"), ("ratio/max", "max ratio")],
+    "metric",
+    "step",
+    hue="arm",
+    ncols=2,
+    xlabel="optimizer step",
+    title="E1: stress regime",
+    logy_panels=("ratio/max",),
+)
+
+# %% [markdown]
 # ## Verdicts (computed)
 
 # %%
-save_verdicts(lm.e1_verdicts(df, table, acc_margin, entropy_margin, clip_floor), results_dir, "lm_e1_clipping")
+save_verdicts(
+    lm.e1_verdicts(df, table, acc_margin, entropy_margin, clip_floor, stress=stress), results_dir, "lm_e1_clipping"
+)

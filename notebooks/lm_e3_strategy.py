@@ -37,12 +37,13 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
-seeds: list = [0, 1, 2]
+seeds: list = [0, 1, 2]  # reported seeds of arms outside the pilot's key comparisons (and without a pilot)
+seeds_per_comparison: dict = {}  # set by the main job from the pilot; empty: read results/pilot.json
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 share_margin: float = 0.05  # smallest effect of interest: the preferred style's share
-acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
+acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
 
 # %%
 from rlvr_lib._checks import check_parameters
@@ -65,13 +66,28 @@ from rlvr_lib.verdicts import save_table, save_verdicts
 
 arm_list = [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP]
 arms = {k: v for name in ("default", "shortcut") for k, v in lm.arms(lm.base(name, profile), arm_list, name).items()}
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
-metrics = ["eval/share_reliable", "eval/share_shortcut", "eval/sampled_acc", "eval/greedy_acc"]
+per_arm = lm.reported_seeds(seeds_per_comparison or lm.load_pilot(results_dir), profile, arm_list, seeds)
+# the default base's arms are E1's runs (as many seeds as the pilot gave them); the shortcut base gets `seeds`
+per_key = {k: per_arm[k[1]] if k[0] == "default" else lm.seeds_for(profile, seeds) for k in arms}
+df = lm.sweep(arms, per_key, lm.common(profile, runs_dir, learning_rate), executor=executor)
+metrics = [lm.PRIMARY, "eval/sampled_acc", "eval/greedy_acc", *lm.DECOMPOSITION]
 table = save_table(lm.change_table(df, metrics, by=("group", "arm")), results_dir, "lm_e3")
 table
 
-# %% mystnb={"figure": {"caption": "Share of held-out samples written in the reliable style (top) and sampled accuracy (bottom) under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base; bands are 95% intervals over seeds.", "name": "fig-e3"}}
-metrics = {"eval/share_reliable": "reliable-style share", "eval/sampled_acc": "sampled accuracy"}
+# %% [markdown]
+# Strategy x execution: sampled accuracy decomposes into each style's share times the accuracy of the samples
+# written in that style. A reward that moves the strategy changes the shares; one that damages execution
+# lowers the accuracy within a style. Means over seeds, before and after RL:
+
+# %%
+save_table(lm.decomposition(table), results_dir, "lm_e3_decomposition")
+
+# %% mystnb={"figure": {"caption": "Strategy and execution under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base: share of held-out samples in the reliable style (top), accuracy of the samples written in the reliable style (middle), exact accuracy (bottom); faint lines are single seeds, bands 95% intervals over seeds.", "name": "fig-e3"}}
+metrics = {
+    "eval/share_reliable": "reliable-style share",
+    "eval/acc_in_reliable": "accuracy within the reliable style",
+    lm.PRIMARY: "exact accuracy",
+}
 cur, panels = lm.group_panels(df, metrics, ["default", "shortcut"])
 fig = plots.grid(
     cur,

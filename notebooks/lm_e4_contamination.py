@@ -12,9 +12,9 @@
 # # E4: contamination (claim C9)
 #
 # **C9.** Random-reward gains are not only contamination: they also appear on data the model has not
-# memorised. The `contaminated` base saw half of the evaluation problems, solved, 20 times each during
-# pretraining. We score clean and contaminated evaluation items separately under a random reward (with and
-# without clipping) and ground truth.
+# memorised. Half of the `contaminated` base's evaluation items are harder 4-digit problems (the task is 3-digit
+# addition) that it saw solved, 20 times each, during pretraining. We score clean and contaminated items
+# separately under a random reward (with clipping) and ground truth.
 
 # %% tags=["colab"]
 # On Colab, install this project first; elsewhere this cell does nothing.
@@ -41,7 +41,7 @@ seeds: list = [0, 1, 2]
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
-acc_margin: float = 0.02  # smallest effect of interest: sampled accuracy, absolute
+acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
 
 # %%
 from rlvr_lib._checks import check_parameters
@@ -63,11 +63,11 @@ from rlvr_lib.experiments import plots
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 b = lm.base("contaminated", profile)
-arms = lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP])
+arms = lm.arms(b, [lm.GROUND_TRUTH, lm.RANDOM_CLIP])
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), lm.common(profile, runs_dir, learning_rate), executor=executor)
 metrics = [
-    "eval/clean/sampled_acc",
-    "eval/contaminated/sampled_acc",
+    "eval/clean/exact_acc",
+    "eval/contaminated/exact_acc",
     "eval/clean/greedy_acc",
     "eval/contaminated/greedy_acc",
     "eval/clean/entropy",
@@ -76,12 +76,21 @@ metrics = [
 table = save_table(lm.change_table(df, metrics), results_dir, "lm_e4")
 table
 
-# %% mystnb={"figure": {"caption": "Sampled accuracy and entropy on clean (left) and contaminated (right) evaluation items of the contaminated base; bands are 95% intervals over seeds.", "name": "fig-e4"}}
+# %% [markdown]
+# Manipulation check first: the contaminated items are harder 4-digit problems that the clean `default` base
+# does not solve; before any RL the contaminated base, which saw them solved in pretraining, must score higher
+# on them than the clean base does - memorisation made visible.
+
+# %%
+clean_base = lm.clean_base_on_contaminated_items(profile)
+print(lm.contamination_check(df, acc_margin, clean_base)[0])
+
+# %% mystnb={"figure": {"caption": "Exact accuracy and entropy on clean (left) and contaminated (right) evaluation items of the contaminated base; faint lines are single seeds, bands 95% intervals over seeds.", "name": "fig-e4"}}
 fig = plots.grid(
     lm.curves(df, metrics[:2] + metrics[4:]),
     [
-        ("eval/clean/sampled_acc", "sampled accuracy, clean items"),
-        ("eval/contaminated/sampled_acc", "sampled accuracy, contaminated items"),
+        ("eval/clean/exact_acc", "exact accuracy, clean items"),
+        ("eval/contaminated/exact_acc", "exact accuracy, contaminated items"),
         ("eval/clean/entropy", "entropy, clean items (nats)"),
         ("eval/contaminated/entropy", "entropy, contaminated items (nats)"),
     ],
@@ -97,4 +106,4 @@ fig = plots.grid(
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e4_verdicts(df, table, acc_margin), results_dir, "lm_e4_contamination")
+save_verdicts(lm.e4_verdicts(df, table, acc_margin, clean_base), results_dir, "lm_e4_contamination")

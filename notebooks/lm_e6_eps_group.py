@@ -11,10 +11,14 @@
 # %% [markdown]
 # # E6: clip width and group size
 #
-# The ablation the paper's reviewers asked for: random-reward GRPO (default base) with symmetric $\epsilon$ of
-# 0.1, 0.2 and 0.3, clip-higher ($\epsilon_{high} = 0.28$, $\epsilon_{low} = 0.2$), and group sizes $G$ of 4
-# and 16 at $\epsilon = 0.2$ (the prompts per step are adjusted so that every arm sees the same number of
-# completions per step: 16 in the full profile). Outcome: the change in held-out entropy and in sampled accuracy.
+# **C12**: clip-higher ($\epsilon_{high} = 0.28$, $\epsilon_{low} = 0.2$) as an entropy dial against symmetric
+# $\epsilon = 0.2$, random-reward GRPO on the default base, with the seeds the pilot chose for C12 (paired by
+# seed). Outcome: the change in held-out entropy (and in exact accuracy).
+#
+# The wider ablation the paper's reviewers asked for - symmetric $\epsilon$ of 0.1 and 0.3, group sizes $G$ of 4
+# and 16 at $\epsilon = 0.2$ with the prompts per step adjusted so that every arm sees the same number of
+# completions per step - runs with `ablation=True`. The book's main job leaves it off: its budget goes to the
+# seeds of the comparison that carries the claim.
 
 # %% tags=["colab"]
 # On Colab, install this project first; elsewhere this cell does nothing.
@@ -37,7 +41,9 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters
-seeds: list = [0, 1, 2]
+seeds: list = [0, 1, 2]  # reported seeds of arms outside the pilot's key comparisons (and without a pilot)
+seeds_per_comparison: dict = {}  # set by the main job from the pilot; empty: read results/pilot.json
+ablation: bool = False  # also eps 0.1 and 0.3, G 4 and 16, at the fallback seeds
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
@@ -67,19 +73,24 @@ b = lm.base("default", profile)
 rand = {"base": b, "reward": {"random": 1.0}}
 shared = lm.common(profile, runs_dir, learning_rate)
 n = shared["prompts_per_step"] * shared["num_generations"]  # completions per step, kept fixed
-arms = {
-    "eps=0.1": {**rand, "epsilon": 0.1},
-    **lm.arms(b, [lm.EPS_02]),
-    "eps=0.3": {**rand, "epsilon": 0.3},
-    **lm.arms(b, [lm.CLIP_HIGHER]),
-    "G=4": {**rand, "num_generations": 4, "prompts_per_step": n // 4},
-    "G=16": {**rand, "num_generations": 16, "prompts_per_step": max(1, n // 16)},
-}
-df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared, executor=executor)
-table = save_table(lm.change_table(df, ["eval/entropy", "eval/sampled_acc", "eval/greedy_acc"]), results_dir, "lm_e6")
+arms = lm.arms(b, [lm.EPS_02, lm.CLIP_HIGHER])
+per_arm = lm.reported_seeds(
+    seeds_per_comparison or lm.load_pilot(results_dir), profile, [lm.EPS_02, lm.CLIP_HIGHER], seeds
+)
+if ablation:
+    extra = {
+        "eps=0.1": {**rand, "epsilon": 0.1},
+        "eps=0.3": {**rand, "epsilon": 0.3},
+        "G=4": {**rand, "num_generations": 4, "prompts_per_step": n // 4},
+        "G=16": {**rand, "num_generations": 16, "prompts_per_step": max(1, n // 16)},
+    }
+    arms |= extra
+    per_arm |= {k: lm.seeds_for(profile, seeds) for k in extra}
+df = lm.sweep(arms, per_arm, shared, executor=executor)
+table = save_table(lm.change_table(df, ["eval/entropy", lm.PRIMARY, "eval/greedy_acc"]), results_dir, "lm_e6")
 table
 
-# %% mystnb={"figure": {"caption": "Change in held-out entropy (left) and sampled accuracy (right) after random-reward GRPO for each clip width and group size; error bars are 95% intervals over seeds.", "name": "fig-e6"}}
+# %% mystnb={"figure": {"caption": "Change in held-out entropy (left) and exact accuracy (right) after random-reward GRPO for each clip setting; error bars are 95% intervals over seeds.", "name": "fig-e6"}}
 import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -93,15 +104,15 @@ plots.bars(
     rotate=30,
 )
 plots.bars(
-    table[table.metric == "eval/sampled_acc"],
+    table[table.metric == lm.PRIMARY],
     "arm",
     "change",
     ax=axes[1],
     xlabel="arm",
-    ylabel="change in sampled accuracy",
+    ylabel="change in exact accuracy",
     rotate=30,
 )
-fig.suptitle("E6: clip width and group size under random rewards")
+fig.suptitle("E6: clip settings under random rewards")
 fig.tight_layout()
 
 # %% [markdown]

@@ -100,7 +100,7 @@ def test_choose_lr_rule():
     rows = []
     for lr, gain, greedy, div in ((1e-5, 0.1, 0.0, 0), (2e-5, 0.3, -0.1, 0), (5e-5, 0.2, 0.0, 0), (1e-4, 0.9, 0.0, 1)):
         rows += [
-            {"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/sampled_acc", "change": gain, "diverged": div},
+            {"arm": f"lr={lr}", "learning_rate": lr, "metric": lm.PRIMARY, "change": gain, "diverged": div},
             {"arm": f"lr={lr}", "learning_rate": lr, "metric": "eval/greedy_acc", "change": greedy, "diverged": div},
         ]
     assert lm.choose_lr(pd.DataFrame(rows)) == 5e-5  # 2e-5 lost greedy accuracy, 1e-4 diverged
@@ -113,3 +113,73 @@ def test_smoke_and_full_profiles_differ_only_in_size():
     assert full["steps_per_generation"] > 1 and smoke["steps_per_generation"] > 1  # clipping can act in both
     assert lm.seeds_for("full", [0, 1, 2]) == [0, 1, 2] and lm.seeds_for("smoke", [0, 1, 2]) == [0]
     assert not set(lm.REPORTED_SEEDS) & set(lm.TUNING_SEEDS)
+
+
+def pilot_runs(sd_acc: float, sd_h: float, n: int = 3) -> pd.DataFrame:
+    """Pilot-shaped runs: every key comparison's arms, per-seed changes spread by the given sds."""
+    rng = np.random.default_rng(0)
+    arms = {a.label for c in lm.KEY_COMPARISONS for a in (c.arm, c.other) if a is not None}
+    parts = []
+    for metric, sd in ((lm.PRIMARY, sd_acc), ("eval/entropy", sd_h)):
+        parts.append(fake_runs({a: list(rng.normal(0, sd, n)) for a in sorted(arms)}, metric))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_pilot_sizes_each_comparison_from_its_spread_and_caps_it_at_the_budget():
+    margins = {"acc_margin": 0.02, "entropy_margin": 0.004}
+    quiet = lm.pilot_table(pilot_runs(0.001, 0.0001), margins, max_seeds=6).set_index("claim")
+    assert (quiet["seeds used"] == len(lm.REPORTED_SEEDS)).all() and quiet["reaches margin"].all()
+    noisy = lm.pilot_table(pilot_runs(0.05, 0.01), margins, max_seeds=6).set_index("claim")
+    assert (noisy["seeds needed"] > 6).all() and (noisy["seeds used"] == 6).all()
+    assert not noisy["reaches margin"].any()
+    assert set(noisy.index) == {c.claim for c in lm.KEY_COMPARISONS}
+    # the count is the smallest n whose t-interval half-width is at most the margin
+    from rlvr_lib.stats import t975
+
+    for _, r in noisy.iterrows():
+        n = r["seeds needed"]
+        assert (
+            t975(n - 1) * r["pilot sd"] / math.sqrt(n) <= r["margin"] < t975(n - 2) * r["pilot sd"] / math.sqrt(n - 1)
+        )
+
+
+def test_reported_seeds_follow_the_pilot_per_arm(tmp_path):
+    table = pd.DataFrame({"claim": ["C4", "C6", "C8", "C12", "E7"], "seeds used": [4, 6, 5, 3, 3]})
+    lm.save_pilot(str(tmp_path), table)
+    chosen = lm.load_pilot(str(tmp_path))
+    arms = [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP, lm.GROUND_TRUTH, lm.ENTROPY_COEF]
+    seeds = lm.reported_seeds(chosen, "full", arms, [0, 1, 2])
+    assert seeds[lm.RANDOM_CLIP.label] == list(range(6))  # C6, C12 and E7: the largest
+    assert seeds[lm.RANDOM_NO_CLIP.label] == list(range(6))  # C4 and C6
+    assert seeds[lm.ENTROPY_COEF.label] == list(range(5))
+    assert seeds[lm.GROUND_TRUTH.label] == [0, 1, 2]  # in no key comparison: the fallback
+    assert lm.reported_seeds({}, "full", arms, [0, 1])[lm.RANDOM_CLIP.label] == [0, 1]
+    assert lm.reported_seeds(chosen, "smoke", arms, [0, 1, 2])[lm.RANDOM_CLIP.label] == [0]
+
+
+def test_late_change_says_whether_a_curve_has_flattened():
+    rows = []
+    for arm, late in (("flat", 0.0), ("rising", 0.1)):
+        for seed in range(3):
+            for step, v in ((0, 0.5), (60, 0.6), (100, 0.6 + late + 0.01 * (seed - 1))):
+                rows.append({"arm": arm, "seed": seed, "step": step, "metric": lm.PRIMARY, "value": v})
+    t = lm.late_change(pd.DataFrame(rows)).set_index("arm")
+    assert bool(t.loc["flat", "flat at the end"]) is True
+    assert bool(t.loc["rising", "flat at the end"]) is False
+
+
+def test_decomposition_reassembles_sampled_accuracy():
+    t = pd.DataFrame(
+        [
+            {"group": "default", "arm": "a", "metric": m, "initial": i, "final": f}
+            for m, i, f in zip(lm.DECOMPOSITION, (0.6, 0.9, 0.4, 0.3), (0.8, 0.85, 0.2, np.nan))
+        ]
+    )
+    d = lm.decomposition(t).set_index("when")
+    assert d.loc["initial", "reassembled sampled acc"] == pytest.approx(0.6 * 0.9 + 0.4 * 0.3)
+    assert d.loc["final", "reassembled sampled acc"] == pytest.approx(0.8 * 0.85)  # an unused style adds nothing
+
+
+def test_sweep_takes_seeds_per_arm():
+    with pytest.raises(ValueError, match="no seeds given for arm"):
+        lm.sweep({"x": {}}, {"y": [0]}, {"output_root": "/nonexistent"}, progress=False, executor="sequential")

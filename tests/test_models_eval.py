@@ -68,8 +68,18 @@ def test_cache_key_tracks_every_dial(tiny_base_cfg):
         tiny_base_cfg.with_(reliable_share=0.5).key,
         tiny_base_cfg.with_(contamination=0.0).key,
         tiny_base_cfg.with_(seed=1).key,
+        tiny_base_cfg.with_(contamination=0.5, contamination_digits=3).key,
     }
-    assert len(keys) == 5
+    assert len(keys) == 6
+    # a dial added later hashes only when set: every base built before it keeps the key it had then
+    import hashlib
+
+    from rlvr_lib.numerics import kernels
+    from rlvr_lib.testbed.pretrain import PRETRAIN_CODE_VERSION
+
+    before = {k: v for k, v in tiny_base_cfg.to_dict().items() if k != "contamination_digits"}
+    blob = json.dumps({"v": PRETRAIN_CODE_VERSION, "kernels": kernels(), **before}, sort_keys=True)
+    assert tiny_base_cfg.key == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert PretrainConfig.from_dict(json.loads(json.dumps(tiny_base_cfg.to_dict()))).key == tiny_base_cfg.key
 
 

@@ -17,10 +17,35 @@ def test_ground_truth_format_incorrect():
     assert make_reward("constant", constant=0.3)(completions=COMP) == [0.3] * 3
 
 
+def test_fixed_wrong_label_rewards_only_that_one_wrong_answer():
+    r = make_reward("fixed_wrong")
+    comp = ["#...>185", "~...>175", "~...>176", "junk"]
+    assert r(completions=comp, answer=["185"] * 4, wrong_answer=["175"] * 4) == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_majority_vote_rewards_agreement_within_each_prompt():
+    r = make_reward("majority")
+    prompts = ["1+1="] * 4 + ["2+2="] * 3
+    comp = [">2", ">2", ">3", "junk", ">5", ">4", ">5"]
+    assert r(prompts=prompts, completions=comp) == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+    # a tie goes to the answer seen first; a group with no valid answer gets nothing
+    assert r(prompts=["p"] * 2 + ["q"] * 2, completions=[">7", ">8", "x", "y"]) == [1.0, 0.0, 0.0, 0.0]
+
+
 def test_stable_metric_names():
     names = {
         n: make_reward(n).__name__
-        for n in ("ground_truth", "random", "format", "incorrect", "noisy", "constant", "neg_entropy")
+        for n in (
+            "ground_truth",
+            "random",
+            "format",
+            "incorrect",
+            "fixed_wrong",
+            "majority",
+            "noisy",
+            "constant",
+            "neg_entropy",
+        )
     }
     assert names == {n: n for n in names}
 

@@ -16,11 +16,13 @@ from rlvr_lib.testbed.tasks import (
     correct_completions,
     eval_items,
     extract_answer,
+    fixed_wrong_answer,
     is_correct,
     is_well_formed,
     make_splits,
     render,
     style_answer,
+    train_rows,
 )
 
 
@@ -90,6 +92,31 @@ def test_splits_are_deterministic_and_disjoint():
     assert len(set(a["train"])) == 500 and len(set(a["eval"])) == 100
     assert not set(a["train"]) & set(a["eval"])
     assert make_splits(TaskConfig(n_train=500, n_eval=100, seed=4))["eval"] != a["eval"]
+
+
+def test_hard_contamination_replaces_the_contaminated_items_with_harder_problems():
+    cfg = TaskConfig(n_train=100, n_eval=80)
+    plain, hard = eval_items(cfg, 0.25), eval_items(cfg, 0.25, contamination_digits=4)
+    for p, h in zip(plain, hard):
+        assert p["contaminated"] == h["contaminated"]
+        if h["contaminated"]:
+            assert all(len(str(x)) == 4 for x in h["problem"].operands) and h["answer"] == h["problem"].answer
+        else:
+            assert p == h
+    assert hard == eval_items(cfg, 0.25, contamination_digits=4)  # deterministic
+    rows = build_corpus(cfg, 500, 0.5, contamination=0.25, contamination_repeats=2, contamination_digits=4)
+    seen = Counter(r["prompt"] for r in rows)
+    assert all(seen[it["prompt"]] == 2 for it in hard if it["contaminated"])
+
+
+def test_fixed_wrong_answer_is_wrong_and_is_the_carry_dropping_answer_when_that_is_wrong():
+    for ops in ((147, 38), (123, 456), (999, 1)):
+        p = Problem(ops)
+        w = fixed_wrong_answer(p)
+        assert w != p.answer
+        short = style_answer(p, "shortcut")
+        assert w == (short if short != p.answer else str(int(p.answer) + 1))
+    assert all(r["wrong_answer"] != r["answer"] for r in train_rows(TaskConfig(n_train=50, n_eval=10)))
 
 
 def test_corpus_never_contains_clean_eval_items_and_contamination_is_exact():

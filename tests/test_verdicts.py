@@ -300,29 +300,56 @@ def e1_data(acc_noclip, H_clip, H_noclip, ratio_clip, ratio_noclip, acc_clip, cl
     R, N = lm.RANDOM_CLIP.label, lm.RANDOM_NO_CLIP.label
     df = pd.concat(
         [
-            runs({R: acc_clip, N: acc_noclip}, "eval/sampled_acc"),
+            runs({R: acc_clip, N: acc_noclip}, lm.PRIMARY),
             runs({R: H_clip, N: H_noclip}, "eval/entropy"),
             runs({R: ratio_clip, N: ratio_noclip}, "ratio/max", initial=1.0),
             clip_rows(R, clip_share),
         ],
         ignore_index=True,
     )
-    return df, lm.change_table(df, ["eval/sampled_acc", "eval/entropy"])
+    return df, lm.change_table(df, [lm.PRIMARY, "eval/entropy"])
 
 
 @pytest.mark.parametrize(
     "data, expected",
     [
-        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (SUP, SUP, INC)),
-        ((DOWN, [0.2, 0.21, 0.22], [0.0] * 3, [2.0, 2.1, 2.2], [0.1, 0.1, 0.1], UP), (NOT, NOT, NOT)),
+        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (SUP, SUP, EXC)),
+        ((DOWN, [0.2, 0.21, 0.22], [0.0] * 3, [2.0, 2.1, 2.2], [0.1, 0.1, 0.1], UP), (NOT, NOT, SUP)),
         ((FLAT, FLAT, FLAT[::-1], [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], [0.3, 0.32, 0.34]), (INC, INC, SUP)),
         ((TINY, TINY, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (EXC, EXC, SUP)),
+        ((UP, FLAT, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], DOWN), (SUP, INC, NOT)),
+        ((UP, FLAT, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], FLAT[::-1]), (SUP, INC, INC)),
         ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP, 0.0001), (SUP, NTH, NTH)),
     ],
 )
 def test_e1(data, expected):
     v = lm.e1_verdicts(*e1_data(*data), **M)
-    assert (outcome(v, "C4"), outcome(v, "C6"), outcome(v, "C7")) == expected
+    got = (outcome(v, "C4"), outcome(v, "C6"), outcome(v, "C7 (chosen step size)"))
+    assert got == expected
+    assert "C7 (stress regime)" not in {x.claim for x in v}
+
+
+@pytest.mark.parametrize(
+    "acc_clip, acc_noclip, share, expected",
+    [(UP, DOWN, 0.004, SUP), (DOWN, UP, 0.004, NOT), (UP, UP, 0.004, EXC), (FLAT, FLAT[::-1], 0.004, INC)]
+    + [(UP, DOWN, 0.0, NTH)],
+)
+def test_e1_stress_regime_is_its_own_c7_row(acc_clip, acc_noclip, share, expected):
+    normal = e1_data(UP, FLAT, FLAT, [0.1] * 3, [2.0] * 3, UP)
+    stress, _ = e1_data(acc_noclip, FLAT, FLAT, [0.1] * 3, [5.0, 6.0, 7.0], acc_clip, share)
+    v = lm.e1_verdicts(*normal, **M, stress=stress)
+    assert outcome(v, "C7 (stress regime)") == expected
+    assert "peak importance ratio" in next(x for x in v if x.claim == "C7 (stress regime)").statistic
+
+
+def test_collapse_step_finds_the_first_evaluation_below_half():
+    rows = [
+        {"run_id": r, "metric": lm.PRIMARY, "step": t, "value": v}
+        for r, vals in (("a", [0.6, 0.5, 0.2, 0.1]), ("b", [0.6, 0.6, 0.5, 0.4]))
+        for t, v in zip((0, 20, 40, 60), vals)
+    ]
+    col = lm.collapse_step(pd.DataFrame(rows))
+    assert col["a"] == 40 and np.isnan(col["b"])
 
 
 def table(rows: list[tuple]) -> pd.DataFrame:
@@ -346,7 +373,7 @@ def test_e2(reliable, ci, shortcut, entropy, expected):
             (g, a.label, metric, value, half)
             for a in (lm.ENTROPY_COEF, lm.ENTROPY_REWARD)
             for g, acc, acc_ci in (("default", reliable, ci), ("shortcut", shortcut, 0.05))
-            for metric, value, half in (("eval/sampled_acc", acc, acc_ci), ("eval/entropy", entropy, 0.005))
+            for metric, value, half in ((lm.PRIMARY, acc, acc_ci), ("eval/entropy", entropy, 0.005))
         ]
     )
     v = lm.e2_verdicts(t, 0.02)
@@ -360,7 +387,7 @@ def test_e3(share, ci, expected):
     rows = []
     for g, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
         for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP):
-            rows += [(g, a.label, pref, share, ci), (g, a.label, "eval/sampled_acc", share, ci)]
+            rows += [(g, a.label, pref, share, ci), (g, a.label, lm.PRIMARY, share, ci)]
     v = lm.e3_verdicts(table(rows), 0.05, 0.02)
     assert len(v) == 4 and {x.verdict for x in v} == {expected}
 
@@ -368,8 +395,8 @@ def test_e3(share, ci, expected):
 def step0(clean: float, contaminated: float) -> pd.DataFrame:
     return pd.concat(
         [
-            runs({lm.RANDOM_CLIP.label: [0.0] * 3}, "eval/clean/sampled_acc", initial=clean),
-            runs({lm.RANDOM_CLIP.label: [0.0] * 3}, "eval/contaminated/sampled_acc", initial=contaminated),
+            runs({lm.RANDOM_CLIP.label: [0.0] * 3}, "eval/clean/exact_acc", initial=clean),
+            runs({lm.RANDOM_CLIP.label: [0.0] * 3}, "eval/contaminated/exact_acc", initial=contaminated),
         ],
         ignore_index=True,
     )
@@ -383,30 +410,51 @@ def step0(clean: float, contaminated: float) -> pd.DataFrame:
         (0.0, 0.2, 0.005, True, EXC),
         (0.05, 0.05, 0.1, True, INC),
         (-0.1, -0.1, 0.05, True, PRE),
-        (0.1, 0.1, 0.05, False, NTH),  # contaminated items no easier before RL: C9 cannot be asked
+        (0.1, 0.1, 0.05, False, NTH),  # no memorisation gain over the clean base: C9 cannot be asked
     ],
 )
 def test_e4(clean, contaminated, ci, easier, expected):
     R = lm.RANDOM_CLIP.label
-    t = table(
-        [("", R, "eval/clean/sampled_acc", clean, ci), ("", R, "eval/contaminated/sampled_acc", contaminated, ci)]
-    )
-    df = step0(0.6, 0.9 if easier else 0.6)
-    assert outcome(lm.e4_verdicts(df, t, 0.02), "C9") == expected
+    t = table([("", R, "eval/clean/exact_acc", clean, ci), ("", R, "eval/contaminated/exact_acc", contaminated, ci)])
+    df = step0(0.6, 0.5)  # the contaminated items are harder: within the base they score lower
+    clean_base = {"contaminated": 0.05 if easier else 0.49, "clean": 0.6}  # the clean base on the same items
+    assert outcome(lm.e4_verdicts(df, t, 0.02, clean_base), "C9") == expected
 
 
 @pytest.mark.parametrize(
-    "slope, offset, noise, expected",
-    [(0.5, 0.0, 0.01, SUP), (-0.5, 0.45, 0.01, NOT), (0.0, 0.1, 0.2, INC), (0.5, -0.6, 0.01, PRE)],
+    "slope, offset, noise, span, expected",
+    [
+        (0.5, 0.0, 0.01, (0.1, 0.9), SUP),
+        (-0.5, 0.45, 0.01, (0.1, 0.9), NOT),
+        (0.0, 0.1, 0.2, (0.1, 0.9), INC),
+        (0.5, -0.6, 0.01, (0.1, 0.9), PRE),
+        (0.5, 0.0, 0.01, (0.4, 0.6), NTH),  # the series does not span weak to strong bases
+    ],
 )
-def test_e5(slope, offset, noise, expected):
+def test_e5(slope, offset, noise, span, expected):
     rng = np.random.default_rng(0)
-    rows = []
-    for arm in (lm.RANDOM_CLIP, lm.GROUND_TRUTH):
-        for x in np.repeat([0.2, 0.4, 0.6, 0.8], 3):
+    rows, greedy = [], []
+    xs = [0.2, 0.4, 0.6, 0.8, 0.9]
+    for x, g in zip(xs, np.linspace(*span, len(xs))):
+        for _ in range(2):  # two seeds per base
             change = slope * x + offset + rng.normal(0, noise)
-            rows.append({"group": f"base {x:.1f}", "arm": arm.label, "initial": x, "change": change})
-    assert outcome(lm.e5_verdicts(pd.DataFrame(rows), 0.02), "C11") == expected
+            rows.append({"group": f"base {x:.1f}", "arm": lm.RANDOM_CLIP.label, "initial": x, "change": change})
+            greedy.append({"group": f"base {x:.1f}", "arm": lm.RANDOM_CLIP.label, "initial": g})
+    v = lm.e5_verdicts(pd.DataFrame(rows), 0.02, pd.DataFrame(greedy))
+    assert outcome(v, "C11") == expected
+    assert "5 bases as units" in v[0].statistic
+
+
+def test_e5_interval_treats_the_base_as_the_unit():
+    """Many seeds of few bases must not buy a narrow interval: with three bases whose means lie on no line, the
+    two-stage interval stays wide however many seeds each base has."""
+    rng = np.random.default_rng(1)
+    rows = [
+        {"group": b, "arm": lm.RANDOM_CLIP.label, "initial": x + rng.normal(0, 0.01), "change": y + rng.normal(0, 0.01)}
+        for b, x, y in (("weak", 0.2, 0.0), ("mid", 0.5, 0.2), ("strong", 0.8, -0.1))
+        for _ in range(40)
+    ]
+    assert outcome(lm.e5_verdicts(pd.DataFrame(rows), 0.02), "C11") == INC
 
 
 @pytest.mark.parametrize(
@@ -437,8 +485,8 @@ def test_e6(diff, spread, share, expected):
 def test_e7(gt, rnd, ci, expected):
     t = table(
         [
-            ("", lm.GROUND_TRUTH.label, "eval/sampled_acc", gt, 0.05),
-            ("", lm.RANDOM.label, "eval/sampled_acc", rnd, ci),
+            ("", lm.GROUND_TRUTH.label, lm.PRIMARY, gt, 0.05),
+            ("", lm.RANDOM.label, lm.PRIMARY, rnd, ci),
         ]
     )
     (v,) = lm.e7_verdicts(t, 0.02)

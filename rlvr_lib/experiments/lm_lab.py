@@ -1,13 +1,20 @@
 """The tiny-LM experiments: arms, sweeps over seeds, tidy summaries and verdicts.
 
 Every notebook ``notebooks/lm_*.py`` calls :func:`sweep` with a dict of ARMS (label -> configuration
-overrides) and a list of seeds. All runs share one experiment namespace (``tinylm``) under ``runs_dir``,
-so a configuration that two notebooks both need (the default base with a random reward, say) is trained
-once and found by the other (run identity is the hash of the configuration, see ``config.run_id``).
+overrides) and its seeds. All runs share one experiment namespace (``tinylm``) under ``runs_dir``, so a
+configuration that two notebooks both need (the default base with a random reward, say) is trained once and
+found by the other (run identity is the hash of the configuration, see ``config.run_id``); it is one piece of
+evidence, shown on every page that uses it but never counted twice.
 
-Profiles: ``full`` trains the named bases of ``bases`` for ``FULL['max_steps']`` steps with 3 seeds per
-arm; ``smoke`` swaps in a very small base of the same dials and a few steps, for the test suite.
-Reported seeds (0, 1, 2) are disjoint from the hyperparameter-tuning seeds (1000, 1001).
+Design (see the book's pilot page): arms share seeds, and a seed fixes the first rollout batch and the random
+reward stream, so arms that coincide up to their first update are compared on common random numbers and
+every comparison is paired by seed. The primary outcome is the exact expected accuracy (``eval/exact_acc``,
+teacher-forced, no sampling noise); greedy and sampled accuracy are secondary. How many seeds each key
+comparison gets is chosen by the pilot (:func:`pilot_table`) on the tuning seeds, which are never reported.
+
+Profiles: ``full`` trains the named bases of ``bases`` with the :data:`FULL` schedule; ``smoke`` swaps in a very
+small base of the same dials and a few steps, for the test suite. Reported seeds count up from 0; the
+hyperparameter and pilot seeds (1000 and up) are disjoint from them.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import pandas as pd
 from rlvr_lib._checks import check_choice
 from rlvr_lib.rl.config import ExperimentConfig
 from rlvr_lib.rl.records import load_runs
-from rlvr_lib.stats import interval_sign, mean_ci, seed_band
+from rlvr_lib.stats import interval_sign, mean_ci, seed_band, seeds_needed
 from rlvr_lib.testbed.bases import BASES
 from rlvr_lib.testbed.models import ModelConfig
 from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
@@ -30,20 +37,23 @@ from rlvr_lib.testbed.tasks import TaskConfig
 from rlvr_lib.verdicts import Verdict, decide, decide_effect
 
 EXPERIMENT = "tinylm"
-REPORTED_SEEDS = [0, 1, 2]
+REPORTED_SEEDS = [0, 1, 2]  # the least any reported arm gets
 TUNING_SEEDS = [1000, 1001]
+PILOT_SEEDS = [1000, 1001, 1002]
+PRIMARY = "eval/exact_acc"  # the primary outcome of every accuracy verdict
 
 # 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
 # steps, as the paper's runs do (8 optimizer steps per rollout), so every step after a rollout's first is
-# off-policy and clipping can act
+# off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100); 4 samples per item
+# (sampled metrics are secondary; the primary outcome, exact accuracy, needs no samples).
 FULL = dict(
     max_steps=100,
     prompts_per_step=2,
     num_generations=8,
     steps_per_generation=8,
-    eval_every=50,
+    eval_every=20,
     eval_items=100,
-    eval_n_samples=8,
+    eval_n_samples=4,
 )
 SMOKE = dict(
     max_steps=2,
@@ -87,7 +97,9 @@ GROUND_TRUTH = Arm("ground truth", {"reward": {"ground_truth": 1.0}, "clip_rule"
 RANDOM_CLIP = Arm("random, clip", {"reward": {"random": 1.0}, "clip_rule": "symmetric"}, "#1f77b4")
 RANDOM_NO_CLIP = Arm("random, no clip", {"reward": {"random": 1.0}, "clip_rule": "none"}, "#d62728")
 # + entropy_coef < 0, set by the notebook
-ENTROPY_COEF = Arm("entropy coef", {"reward": {"constant": 1.0}, "clip_rule": "symmetric"}, "#9467bd")
+ENTROPY_COEF = Arm(
+    "entropy coef", {"reward": {"constant": 1.0}, "clip_rule": "symmetric", "entropy_coef": -0.05}, "#9467bd"
+)
 ENTROPY_REWARD = Arm("entropy reward", {"reward": {"neg_entropy": 1.0}, "clip_rule": "symmetric"}, "#8c564b")
 EPS_02 = Arm("eps=0.2", {"reward": {"random": 1.0}, "clip_rule": "symmetric", "epsilon": 0.2}, "#1f77b4")
 CLIP_HIGHER = Arm(
@@ -97,9 +109,26 @@ CLIP_HIGHER = Arm(
 )
 # E7's name for RANDOM_CLIP, the same colour
 RANDOM = Arm("random", {"reward": {"random": 1.0}, "clip_rule": "symmetric"}, "#1f77b4")
+FORMAT = Arm("format", {"reward": {"format": 1.0}, "clip_rule": "symmetric"}, "#7f7f7f")
+ANY_WRONG = Arm("incorrect (any wrong)", {"reward": {"incorrect": 1.0}, "clip_rule": "symmetric"}, "#e377c2")
+FIXED_WRONG = Arm("incorrect (fixed label)", {"reward": {"fixed_wrong": 1.0}, "clip_rule": "symmetric"}, "#bcbd22")
+MAJORITY = Arm("majority vote", {"reward": {"majority": 1.0}, "clip_rule": "symmetric"}, "#ff7f0e")
 ARM_COLORS = {
     a.label: a.color
-    for a in (GROUND_TRUTH, RANDOM_CLIP, RANDOM_NO_CLIP, ENTROPY_COEF, ENTROPY_REWARD, EPS_02, CLIP_HIGHER, RANDOM)
+    for a in (
+        GROUND_TRUTH,
+        RANDOM_CLIP,
+        RANDOM_NO_CLIP,
+        ENTROPY_COEF,
+        ENTROPY_REWARD,
+        EPS_02,
+        CLIP_HIGHER,
+        RANDOM,
+        FORMAT,
+        ANY_WRONG,
+        FIXED_WRONG,
+        MAJORITY,
+    )
 }
 
 
@@ -117,7 +146,7 @@ def base(name: str, profile: str) -> str:
     dials = {
         k: v
         for k, v in BASES[name].to_dict().items()
-        if k in ("reliable_share", "contamination") and v != getattr(BASES["default"], k)
+        if k in ("reliable_share", "contamination", "contamination_digits") and v != getattr(BASES["default"], k)
     }
     steps = {"steps": max(2, BASES[name].steps // 30)}
     return str(ensure_base(replace(SMOKE_BASE, **dials, **steps), progress=False))
@@ -137,9 +166,10 @@ def seeds_for(profile: str, seeds: list[int]) -> list[int]:
     return seeds if profile == "full" else seeds[:1]
 
 
-def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True, executor: str | None = None):
+def sweep(arms: dict, seeds, shared: dict, progress: bool = True, executor: str | None = None):
     """Run every arm x seed (finished runs are skipped) and return their records as one tidy table with an
     `arm` column, and a `group` column when the arms' keys are (group, arm) pairs (e.g. (base, reward)).
+    `seeds` is one list for every arm, or a dict from arm key (or arm label) to that arm's list.
     `executor` chooses where runs train (see :mod:`rlvr_lib.rl.executors`; empty: ``$RLVR_EXECUTOR``, else
     sequential); the records do not depend on it. A diverged run is kept and marked; a failing run raises."""
     from tqdm import tqdm
@@ -150,7 +180,10 @@ def sweep(arms: dict, seeds: list[int], shared: dict, progress: bool = True, exe
     cfgs = []
     for key, over in arms.items():
         group, arm = key if isinstance(key, tuple) else ("", key)
-        for s in seeds:
+        arm_seeds = seeds if isinstance(seeds, list) else seeds.get(key, seeds.get(arm))
+        if arm_seeds is None:
+            raise ValueError(f"no seeds given for arm {key!r}")
+        for s in arm_seeds:
             label = f"{group}: {arm}" if group else arm
             cfgs.append((group, arm, ExperimentConfig.from_dict({**shared, **over, "name": label, "seed": s})))
     # a bar on a terminal; in notebooks (papermill, Jupyter) one summary line instead of a wall of bar updates
@@ -266,10 +299,10 @@ def grid_edge_note(chosen: float, grid: list[float]) -> str:
 
 
 def choose_lr(table: pd.DataFrame) -> float:
-    """The documented rule: the learning rate with the largest mean gain in sampled accuracy under the
+    """The documented rule: the learning rate with the largest mean gain in exact accuracy under the
     ground-truth reward on the tuning seeds, among those that neither diverged nor lost more than 0.05
     greedy accuracy; ties go to the smaller rate."""
-    acc = table[table.metric == "eval/sampled_acc"].set_index("learning_rate")
+    acc = table[table.metric == PRIMARY].set_index("learning_rate")
     greedy = table[table.metric == "eval/greedy_acc"].set_index("learning_rate")
     ok = [lr for lr in acc.index if acc.loc[lr, "diverged"] == 0 and greedy.loc[lr, "change"] > -0.05]
     if not ok:
@@ -291,7 +324,7 @@ def _row(table, arm, metric):
 # smallest effects of interest and manipulation checks
 
 MARGINS = {
-    "acc_margin": "sampled accuracy, absolute (2 points: the smallest gain an RLVR paper would call one)",
+    "acc_margin": "exact accuracy, absolute (2 points: the smallest gain an RLVR paper would call one)",
     "entropy_margin": "held-out entropy, nats per token (10% of the default base's 0.04)",
     "share_margin": "the preferred style's share (a fifth of the 65% -> 90% amplification Shao et al. report)",
     "clip_floor": "share of tokens clipped for clipping to count as binding (the paper reports about 0.1%)",
@@ -324,16 +357,46 @@ def lowered_check(table: pd.DataFrame, arm: str, metric: str = "eval/entropy", g
     return text, bool(ok)
 
 
-def contamination_check(df: pd.DataFrame, margin: float, metric: str = "sampled_acc") -> tuple[str, bool]:
-    """Before any RL (step 0), are the contaminated items easier than the clean ones by at least `margin`? Per
-    run, contaminated minus clean at step 0; the interval over runs must lie above `margin`."""
+def contamination_check(
+    df: pd.DataFrame, margin: float, clean_base: dict, metric: str = "exact_acc"
+) -> tuple[str, bool]:
+    """Before any RL (step 0), does the contaminated base score higher on its contaminated items than the clean
+    base does on the same items (`clean_base`: :func:`clean_base_on_contaminated_items`), by more than
+    `margin`? That gain is what memorisation bought. Exact accuracy at step 0 does not depend on the seed, so
+    the check is a plain comparison."""
     s0 = df[df.step == 0].pivot_table(index="run_id", columns="metric", values="value")
-    need = [f"eval/contaminated/{metric}", f"eval/clean/{metric}"]
-    if not set(need) <= set(s0.columns):
+    col = f"eval/contaminated/{metric}"
+    if col not in s0.columns:
         return "the base has no contaminated items", False
-    m, h, _ = mean_ci((s0[need[0]] - s0[need[1]]).to_numpy(float))
-    ok = bool(np.isfinite(h) and m - h > margin) or bool(not np.isfinite(h) and m > margin)
-    return f"the base scores higher on contaminated than on clean items before RL ({metric}: {fmt(m, h)})", ok
+    dirty = float(s0[col].mean())
+    clean_items = float(s0[f"eval/clean/{metric}"].mean())
+    gain = dirty - clean_base["contaminated"]
+    return (
+        f"memorisation shows before RL: on the contaminated items the contaminated base scores {dirty:.3f}, the "
+        f"clean base {clean_base['contaminated']:.3f} (gain {gain:+.3f}, needs > {margin:g}); on the clean items "
+        f"{clean_items:.3f} and {clean_base['clean']:.3f}",
+        bool(gain > margin),
+    )
+
+
+def clean_base_on_contaminated_items(profile: str, n_items: int = 100) -> dict:
+    """The clean `default` base's exact accuracy, before any RL, on the `contaminated` base's evaluation items:
+    {"contaminated": on the items that base saw solved, "clean": on the others}."""
+    import torch
+
+    from rlvr_lib.rl.driver import resolve_base
+    from rlvr_lib.testbed.evaluation import exact_accuracy
+    from rlvr_lib.testbed.models import load_policy
+    from rlvr_lib.testbed.tasks import eval_items
+
+    _, dirty = resolve_base(base("contaminated", profile))
+    clean_path, _ = resolve_base(base("default", profile))
+    model, tok = load_policy(clean_path, progress=False)
+    items = eval_items(dirty.task, dirty.contamination, dirty.contamination_digits)[:n_items]
+    with torch.no_grad():
+        acc = exact_accuracy(model.eval(), tok, items, fmt=dirty.task.format)
+    flags = np.array([it["contaminated"] for it in items])
+    return {"contaminated": float(acc[flags].mean()), "clean": float(acc[~flags].mean())}
 
 
 def margin_verdict(
@@ -355,6 +418,144 @@ def margin_verdict(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# the pilot: each key comparison's spread on the pilot seeds, then the seeds it gets
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A comparison that carries a claim: `arm`'s change from step 0 in `metric` (`other` None), or that change
+    minus `other`'s, paired by seed. `margin` names its smallest effect of interest (a key of MARGINS)."""
+
+    claim: str
+    arm: Arm
+    other: Arm | None
+    metric: str
+    margin: str
+    what: str
+
+
+KEY_COMPARISONS = (
+    Comparison("C4", RANDOM_NO_CLIP, None, PRIMARY, "acc_margin", "random reward, no clip: change in exact accuracy"),
+    Comparison(
+        "C6", RANDOM_CLIP, RANDOM_NO_CLIP, "eval/entropy", "entropy_margin", "entropy change, clip minus no clip"
+    ),
+    Comparison("C8", ENTROPY_COEF, None, PRIMARY, "acc_margin", "entropy coef: change in exact accuracy"),
+    Comparison(
+        "C12", CLIP_HIGHER, EPS_02, "eval/entropy", "entropy_margin", "entropy change, eps_high=0.28 minus eps=0.2"
+    ),
+    Comparison("E7", RANDOM_CLIP, None, PRIMARY, "acc_margin", "random reward, clip: change in exact accuracy"),
+)
+
+
+def comparison_values(df: pd.DataFrame, c: Comparison) -> pd.Series:
+    """Per seed: the comparison's value (the arm's change, or the paired difference of changes)."""
+    ch = per_run_change(df, c.metric).set_index(["arm", "seed"]).change
+    a = ch.loc[c.arm.label]
+    if c.other is None:
+        return a
+    b = ch.loc[c.other.label]
+    common_seeds = a.index.intersection(b.index)
+    return a.loc[common_seeds] - b.loc[common_seeds]
+
+
+def pilot_arms(base_path: str) -> dict:
+    """{label: config} of every arm the key comparisons need, on `base_path`."""
+    arm_list = {a.label: a for c in KEY_COMPARISONS for a in (c.arm, c.other) if a is not None}
+    return arms(base_path, list(arm_list.values()))
+
+
+def pilot_table(df: pd.DataFrame, margins: dict, max_seeds: int) -> pd.DataFrame:
+    """Per key comparison: its pilot mean and spread, the seeds a 95% half-width at most its margin needs, and
+    the seeds it gets: that many, at least len(REPORTED_SEEDS), at most `max_seeds` (the budget)."""
+    rows = []
+    for c in KEY_COMPARISONS:
+        v = comparison_values(df, c).to_numpy(float)
+        m, h, n = mean_ci(v)
+        margin = float(margins[c.margin])
+        need = seeds_needed(h, n, margin, cap=1000)
+        rows.append(
+            {
+                "claim": c.claim,
+                "comparison": c.what,
+                "pilot mean": m,
+                "pilot sd": float(np.std(v, ddof=1)) if n > 1 else float("nan"),
+                "pilot n": n,
+                "margin": margin,
+                "seeds needed": need,
+                "seeds used": int(min(max(need, len(REPORTED_SEEDS)), max_seeds)),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["reaches margin"] = out["seeds used"] >= out["seeds needed"]
+    return out
+
+
+def late_change(df: pd.DataFrame, metric: str = PRIMARY, from_fraction: float = 0.6) -> pd.DataFrame:
+    """Per arm: the change in `metric` over the last part of training (from the evaluation nearest
+    `from_fraction` of the run to the end) against the whole change, mean and 95% interval over seeds. A late
+    change whose interval covers zero says the curve has flattened by then."""
+    sub = df[df.metric == metric]
+    last = int(sub.step.max())
+    steps = np.sort(sub.step.unique())
+    mid = int(steps[np.argmin(abs(steps - from_fraction * last))])
+    wide = sub.pivot_table(index=["arm", "seed"], columns="step", values="value")
+    rows = []
+    for arm, g in wide.groupby(level="arm", sort=False):
+        late = mean_ci((g[last] - g[mid]).to_numpy(float))
+        total = mean_ci((g[last] - g[0]).to_numpy(float))
+        rows.append(
+            {
+                "arm": arm,
+                "metric": metric,
+                f"change 0 -> {last}": fmt(*total[:2]),
+                f"change {mid} -> {last}": fmt(*late[:2]),
+                "flat at the end": interval_sign(*late[:2]) == 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def save_pilot(results_dir: str, table: pd.DataFrame) -> Path:
+    d = Path(results_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "pilot.json"
+    path.write_text(json.dumps({"seeds": dict(zip(table.claim, table["seeds used"].astype(int).tolist()))}, indent=1))
+    return path
+
+
+def load_pilot(results_dir: str) -> dict:
+    """{claim: seeds} as the pilot chose them (empty when the pilot has not run)."""
+    p = Path(results_dir) / "pilot.json"
+    return json.loads(p.read_text())["seeds"] if p.exists() else {}
+
+
+def reported_seeds(chosen: dict, profile: str, arm_list: list[Arm], fallback: list[int]) -> dict:
+    """{arm label: seeds} for a notebook's arms: an arm in a key comparison gets as many seeds (0, 1, ...) as the
+    pilot chose for its comparisons (`chosen`: {claim: seeds}, see :func:`load_pilot`); any other arm, and every
+    arm when the pilot has not run, gets `fallback`. The smoke profile uses one seed."""
+    out = {}
+    for a in arm_list:
+        ns = [chosen[c.claim] for c in KEY_COMPARISONS if c.claim in chosen and a.label in _labels(c)]
+        out[a.label] = seeds_for(profile, list(range(max(ns))) if ns else list(fallback))
+    return out
+
+
+def _labels(c: Comparison) -> set[str]:
+    return {c.arm.label} | ({c.other.label} if c.other is not None else set())
+
+
+def collapse_step(df: pd.DataFrame, metric: str = PRIMARY, share: float = 0.5) -> pd.Series:
+    """Per run: the first evaluation step at which `metric` falls below `share` of its step-0 value (NaN when it
+    never does): the time to collapse of the stress regime."""
+    out = {}
+    for rid, g in df[df.metric == metric].sort_values("step").groupby("run_id"):
+        v0 = g.value.iloc[0]
+        below = g[g.value < share * v0]
+        out[rid] = float(below.step.iloc[0]) if len(below) else float("nan")
+    return pd.Series(out, name="collapse_step")
+
+
+# ---------------------------------------------------------------------------------------------------------
 # the experiments' verdicts
 
 
@@ -365,21 +566,26 @@ def _change(table, arm, metric, group=None):
 
 
 def e1_verdicts(
-    df: pd.DataFrame, table: pd.DataFrame, acc_margin: float, entropy_margin: float, clip_floor: float
+    df: pd.DataFrame,
+    table: pd.DataFrame,
+    acc_margin: float,
+    entropy_margin: float,
+    clip_floor: float,
+    stress: pd.DataFrame | None = None,
 ) -> list[Verdict]:
-    c4 = _change(table, RANDOM_NO_CLIP.label, "eval/sampled_acc")
+    """C4 (random reward without clipping gains), C6 (clipping lowers entropy, paired by seed) and C7 (clipping
+    stabilises): C7 at the chosen step size and, with `stress` (the same two arms at a larger step size), in
+    the stress regime - exact accuracy clip minus no clip, with the peak importance ratio and the time to
+    collapse reported beside it."""
+    c4 = _change(table, RANDOM_NO_CLIP.label, PRIMARY)
     dH = paired_difference(df, "eval/entropy", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
-    dR = paired_difference(df, "ratio/max", RANDOM_NO_CLIP.label, RANDOM_CLIP.label, "peak")
-    dA = paired_difference(df, "eval/sampled_acc", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
     binds = clip_check(df, RANDOM_CLIP.label, clip_floor)
-    s_ratio, s_acc = interval_sign(dR[0], dR[1]), interval_sign(dA[0], dA[1])
-    c7 = decide(s_ratio > 0 and s_acc > 0, s_ratio < 0 or s_acc < 0) if binds[1] else "not testable here"
-    return [
+    out = [
         margin_verdict(
             "C4",
             c4,
             acc_margin,
-            f"random reward without clipping: change in held-out sampled accuracy {fmt(*c4[:2])}",
+            f"random reward without clipping: change in held-out exact accuracy {fmt(*c4[:2])}",
         ),
         margin_verdict(
             "C6",
@@ -389,26 +595,40 @@ def e1_verdicts(
             expect=-1,
             checks=[binds],
         ),
-        Verdict(
-            "C7",
-            c7,
-            f"peak importance ratio, no clip minus clip: {fmt(dR[0], dR[1])}; change in sampled accuracy, clip "
-            f"minus no clip: {fmt(dA[0], dA[1])} (paired by seed, n = {dR[2]}); {binds[0]}"
-            + ("" if binds[1] else ": failed, so the comparison cannot speak for clipping"),
-            "tiny LM",
-        ),
     ]
+    for label, d in (("chosen step size", df), ("stress regime", stress)):
+        if d is None:
+            continue
+        dA = paired_difference(d, PRIMARY, RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
+        dR = paired_difference(d, "ratio/max", RANDOM_NO_CLIP.label, RANDOM_CLIP.label, "peak")
+        col = collapse_step(d)
+        runs = d.drop_duplicates("run_id").set_index("run_id").arm
+        collapsed = {a: int(col[runs == a].notna().sum()) for a in (RANDOM_CLIP.label, RANDOM_NO_CLIP.label)}
+        n_runs = {a: int((runs == a).sum()) for a in collapsed}
+        out.append(
+            margin_verdict(
+                f"C7 ({label})",
+                dA,
+                acc_margin,
+                f"change in exact accuracy, clip minus no clip (paired by seed): {fmt(dA[0], dA[1])}; peak "
+                f"importance ratio, no clip minus clip: {fmt(dR[0], dR[1])}; runs collapsing below half their "
+                f"initial exact accuracy: clip {collapsed[RANDOM_CLIP.label]}/{n_runs[RANDOM_CLIP.label]}, no clip "
+                f"{collapsed[RANDOM_NO_CLIP.label]}/{n_runs[RANDOM_NO_CLIP.label]}",
+                checks=[clip_check(d, RANDOM_CLIP.label, clip_floor)],
+            )
+        )
+    return out
 
 
 def e2_verdicts(table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
-    """C8 per entropy-minimisation arm: it should raise sampled accuracy on the base whose mode is correct
+    """C8 per entropy-minimisation arm: it should raise exact accuracy on the base whose mode is correct
     (default) and not on the base whose mode is wrong (shortcut). An arm that does not lower entropy on a base
     cannot speak for C8 there (manipulation check)."""
     out = []
     for arm in (ENTROPY_COEF.label, ENTROPY_REWARD.label):
         checks = [lowered_check(table, arm, group=g) for g in ("default", "shortcut")]
-        good = _change(table, arm, "eval/sampled_acc", "default")
-        bad = _change(table, arm, "eval/sampled_acc", "shortcut")
+        good = _change(table, arm, PRIMARY, "default")
+        bad = _change(table, arm, PRIMARY, "shortcut")
         v_good = decide_effect(*good, acc_margin, 1, [t for t, ok in checks if not ok])
         v_bad = decide_effect(*bad, acc_margin, 1, [t for t, ok in checks if not ok])
         if v_good[0] == "not testable here":
@@ -420,7 +640,7 @@ def e2_verdicts(table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
         else:
             verdict = "inconclusive"
         stat = (
-            f"{arm}: sampled-accuracy change {fmt(*good[:2])} on the reliable-mode base ({v_good[0]}), "
+            f"{arm}: exact-accuracy change {fmt(*good[:2])} on the reliable-mode base ({v_good[0]}), "
             f"{fmt(*bad[:2])} on the shortcut-mode base ({v_bad[0]}; n = {good[2]}, margin {acc_margin:g}); "
             + "; ".join(f"{t}: {'passed' if ok else 'FAILED'}" for t, ok in checks)
         )
@@ -433,26 +653,58 @@ def e3_verdicts(table: pd.DataFrame, share_margin: float, acc_margin: float) -> 
     for base_name, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
         for arm in (RANDOM_CLIP.label, RANDOM_NO_CLIP.label):
             s = _change(table, arm, pref, base_name)
-            a = _change(table, arm, "eval/sampled_acc", base_name)
+            a = _change(table, arm, PRIMARY, base_name)
+            rel = _change(table, arm, "eval/acc_in_reliable", base_name)
+            short = _change(table, arm, "eval/acc_in_shortcut", base_name)
             v_acc = decide_effect(*a, acc_margin, 1 if base_name == "default" else -1)[0]
             out.append(
                 margin_verdict(
                     f"E3 prior amplification ({base_name} base, {arm})",
                     s,
                     share_margin,
-                    f"change in the preferred style's share {fmt(*s[:2])}; sampled accuracy {fmt(*a[:2])} "
-                    f"(accuracy moving as the preferred style predicts: {v_acc})",
+                    f"change in the preferred style's share {fmt(*s[:2])}; exact accuracy {fmt(*a[:2])} "
+                    f"(accuracy moving as the preferred style predicts: {v_acc}); execution, sampled accuracy "
+                    f"within the reliable style {fmt(*rel[:2])}, within the shortcut style {fmt(*short[:2])}",
                 )
             )
     return out
 
 
-def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
+DECOMPOSITION = ("eval/share_reliable", "eval/acc_in_reliable", "eval/share_shortcut", "eval/acc_in_shortcut")
+
+
+def decomposition(table: pd.DataFrame) -> pd.DataFrame:
+    """Sampled accuracy as strategy x execution, before and after RL, per (group, arm): the share of each style
+    and the accuracy within it (from a change table holding :data:`DECOMPOSITION`), and the sampled accuracy
+    the two reassemble (the rare other-format samples score 0)."""
+    t = table[table.metric.isin(DECOMPOSITION)]
+    rows = []
+    for (g, a), sub in t.groupby(["group", "arm"], sort=False):
+        v = sub.set_index("metric")
+        for when in ("initial", "final"):
+            # a style no sample used has no within-style accuracy (NaN)
+            sr, ar, ss, as_ = (float(v[when].get(m, np.nan)) for m in DECOMPOSITION)
+            rows.append(
+                {
+                    "group": g,
+                    "arm": a,
+                    "when": when,
+                    "share reliable": sr,
+                    "acc in reliable": ar,
+                    "share shortcut": ss,
+                    "acc in shortcut": as_,
+                    "reassembled sampled acc": np.nansum([sr * ar, ss * as_]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float, clean_base: dict) -> list[Verdict]:
     """C9: random-reward gains are not only contamination - the clean items should gain too. Testable only
-    when the base has memorised its contaminated items (they are easier before RL)."""
-    c = _change(table, RANDOM_CLIP.label, "eval/clean/sampled_acc")
-    d = _change(table, RANDOM_CLIP.label, "eval/contaminated/sampled_acc")
-    check = contamination_check(df, acc_margin)
+    when the base has memorised its contaminated items (:func:`contamination_check` against the clean base)."""
+    c = _change(table, RANDOM_CLIP.label, "eval/clean/exact_acc")
+    d = _change(table, RANDOM_CLIP.label, "eval/contaminated/exact_acc")
+    check = contamination_check(df, acc_margin, clean_base)
     # the premise: a gain of interest on at least one item set is not excluded by its interval
     gain_possible = max(c[0] + c[1], d[0] + d[1]) >= acc_margin
     return [
@@ -460,7 +712,7 @@ def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float) -> lis
             "C9",
             c,
             acc_margin,
-            f"contaminated base, random reward with clipping: sampled-accuracy change on clean items "
+            f"contaminated base, random reward with clipping: exact-accuracy change on clean items "
             f"{fmt(*c[:2])}, on contaminated items {fmt(*d[:2])}",
             checks=[check],
             premise=(
@@ -472,50 +724,74 @@ def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float) -> lis
     ]
 
 
-def e5_verdicts(ch: pd.DataFrame, acc_margin: float = 0.02) -> list[Verdict]:
-    """C11 from per-run changes across bases: the slope of the random-reward gain against the base's initial
-    accuracy (percentile bootstrap over runs). Its premise is that random-reward training gains on some base:
+def strength_check(greedy: pd.DataFrame, lo: float = 0.2, hi: float = 0.8) -> tuple[str, bool]:
+    """Does the strength series span what it claims: a base with initial greedy accuracy at most `lo` and one
+    at least `hi`? `greedy` is per-run change table of eval/greedy_acc (its `initial` column)."""
+    by_base = greedy.groupby("group").initial.mean()
+    ok = bool(len(by_base) and by_base.min() <= lo and by_base.max() >= hi)
+    span = ", ".join(f"{b} {v:.2f}" for b, v in by_base.sort_values().items())
+    return f"the bases span initial greedy accuracy from <= {lo} to >= {hi} ({span})", ok
+
+
+def e5_verdicts(ch: pd.DataFrame, acc_margin: float = 0.02, greedy: pd.DataFrame | None = None) -> list[Verdict]:
+    """C11 from per-run changes across bases (`ch`: :func:`per_run_change` of the primary outcome, random reward
+    with clipping, `group` = base): the slope of the mean gain of a base against its mean initial accuracy. The
+    base is the unit - seeds are nested within bases - so the interval is a two-stage percentile bootstrap
+    (resample bases, then seeds within each). Its premise is that random-reward training gains on some base:
     when every base's interval ends below `acc_margin`, the verdict is *premise absent* (the slope is still
-    reported)."""
-    out = []
-    for arm in (RANDOM_CLIP.label, GROUND_TRUTH.label):
-        g = ch[(ch.arm == arm) & np.isfinite(ch.initial) & np.isfinite(ch.change)]
-        x, y = g.initial.to_numpy(float), g.change.to_numpy(float)
-        slope = float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.ptp(x) > 0 else float("nan")
-        boot = _bootstrap_slope(x, y)
-        out.append((arm, slope, boot))
-    arm, slope, (lo, hi) = out[0]
-    gt = out[1]
-    rnd = ch[ch.arm == RANDOM_CLIP.label]
-    by_base = {
-        b: mean_ci(g.change.to_numpy(float)) for b, g in rnd.groupby("group" if "group" in rnd else "arm", sort=False)
-    }
+    reported). With `greedy` the series' span is checked first."""
+    g = ch[(ch.arm == RANDOM_CLIP.label) & np.isfinite(ch.initial) & np.isfinite(ch.change)]
+    units = [(sub.initial.to_numpy(float), sub.change.to_numpy(float)) for _, sub in g.groupby("group", sort=False)]
+    slope = _slope_over_units(units)
+    lo, hi = _bootstrap_units(units)
+    by_base = {b: mean_ci(sub.change.to_numpy(float)) for b, sub in g.groupby("group", sort=False)}
     tops = [m + h if np.isfinite(h) else m for m, h, _ in by_base.values()]
     premise = bool(tops) and max(tops) >= acc_margin
-    verdict = decide(bool(lo > 0), bool(hi < 0)) if premise else "premise absent"
+    checks = [strength_check(greedy)] if greedy is not None else []
+    failed = [t for t, ok in checks if not ok]
+    if failed:
+        verdict = "not testable here"
+    elif not premise:
+        verdict = "premise absent"
+    else:
+        verdict = decide(bool(lo > 0), bool(hi < 0))
     gains = "; ".join(f"{b} {fmt(m, h)}" for b, (m, h, _) in by_base.items())
     return [
         Verdict(
             "C11",
             verdict,
-            f"slope of the sampled-accuracy gain against initial sampled accuracy across bases, random reward "
-            f"with clipping: {slope:+.3f} (95% bootstrap interval over runs [{lo:+.3f}, {hi:+.3f}]); ground "
-            f"truth: {gt[1]:+.3f} [{gt[2][0]:+.3f}, {gt[2][1]:+.3f}]; random-reward gain per base: {gains}"
-            + ("" if premise else f" - no base gains by the margin {acc_margin:g}, so there is no gain to grow"),
+            f"slope of a base's mean exact-accuracy gain against its mean initial exact accuracy, random reward "
+            f"with clipping, {len(units)} bases as units (seeds nested): {slope:+.3f} (two-stage bootstrap 95% "
+            f"interval [{lo:+.3f}, {hi:+.3f}]); gain per base: {gains}"
+            + ("" if premise else f" - no base gains by the margin {acc_margin:g}, so there is no gain to grow")
+            + "".join(f"; {t}: {'passed' if ok else 'FAILED'}" for t, ok in checks),
             "tiny LM",
         )
     ]
 
 
-def _bootstrap_slope(x, y, n: int = 2000, seed: int = 0):
-    if len(x) < 3 or np.ptp(x) == 0:
+def _slope_over_units(units) -> float:
+    x = np.array([u[0].mean() for u in units])
+    y = np.array([u[1].mean() for u in units])
+    return float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.ptp(x) > 0 else float("nan")
+
+
+def _bootstrap_units(units, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Two-stage percentile bootstrap of :func:`_slope_over_units`: bases with replacement, then the runs of
+    each drawn base with replacement."""
+    if len(units) < 3:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     s = []
     for _ in range(n):
-        i = rng.integers(0, len(x), len(x))
-        if np.ptp(x[i]) > 0:
-            s.append(np.polyfit(x[i], y[i], 1)[0])
+        draw = []
+        for k in rng.integers(0, len(units), len(units)):
+            x, y = units[k]
+            i = rng.integers(0, len(x), len(x))
+            draw.append((x[i], y[i]))
+        v = _slope_over_units(draw)
+        if np.isfinite(v):
+            s.append(v)
     if not s:
         return float("nan"), float("nan")
     return float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))
@@ -537,9 +813,9 @@ def e6_verdicts(df: pd.DataFrame, entropy_margin: float, clip_floor: float) -> l
 
 
 def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02) -> list[Verdict]:
-    """Shao et al.'s ordering: the random reward raises sampled accuracy (decided against `acc_margin`), by
+    """Shao et al.'s ordering: the random reward raises exact accuracy (decided against `acc_margin`), by
     less than the ground truth does."""
-    acc = table[table.metric == "eval/sampled_acc"].set_index("arm")
+    acc = table[table.metric == PRIMARY].set_index("arm")
     gt, rnd = acc.loc[GROUND_TRUTH.label], acc.loc[RANDOM.label]
     n = int(rnd["n"]) if "n" in rnd else 0
     v_rnd, note = decide_effect(float(rnd.change), float(rnd.ci), n, acc_margin)
@@ -554,7 +830,7 @@ def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02) -> list[Verdict]:
         Verdict(
             "E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",
             verdict,
-            f"sampled-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
+            f"exact-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
             f"{fmt(rnd.change, rnd.ci)} (n = {n}, margin {acc_margin:g}: {v_rnd}, {note})",
             "tiny LM",
         )

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
+# lines that are not tiny-LM arms (learning rates, bases, theory curves) draw from colours no arm uses
+OTHER = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1"]
 
 
 def apply_style():
@@ -46,7 +48,7 @@ def color_for(label, i: int) -> str:
 
     if label in ARM_COLORS:
         return ARM_COLORS[label]
-    free = [c for c in PALETTE if c not in set(ARM_COLORS.values())]  # other lines never look like an arm
+    free = [c for c in PALETTE + OTHER if c not in set(ARM_COLORS.values())]  # other lines never look like an arm
     return free[i % len(free)]
 
 

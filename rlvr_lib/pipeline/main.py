@@ -41,15 +41,16 @@ def build_bases(names=None) -> dict:
     from rlvr_lib.testbed.bases import BASES
     from rlvr_lib.testbed.evaluation import evaluate
     from rlvr_lib.testbed.models import load_policy
-    from rlvr_lib.testbed.pretrain import base_meta, ensure_base
+    from rlvr_lib.testbed.pretrain import base_meta, ensure_bases
     from rlvr_lib.testbed.tasks import eval_items
 
     out = {}
-    for name in names or BASES:
+    names = list(names or BASES)
+    paths = ensure_bases([BASES[n] for n in names])
+    for name, path in zip(names, paths):
         cfg = BASES[name]
-        path = ensure_base(cfg)
         model, tok = load_policy(path, progress=False)
-        items = eval_items(cfg.task, cfg.contamination)[:200]
+        items = eval_items(cfg.task, cfg.contamination, cfg.contamination_digits)[:200]
         settings = dict(fmt=cfg.task.format, n_samples=8, temperature=1.0, max_new_tokens=64, seed=0)
         evaluate_fn = partial(evaluate, tokenizer=tok, items=items, **settings)
         r = base_eval_cached(evaluate_fn, path, {"items": items, **settings})(model)
@@ -167,6 +168,11 @@ def main(argv=None) -> int:
                             "first; run `python -m rlvr_lib.main --only lm`"
                         )
                 params.update(chosen)
+            if stage == "lm" and name not in ("lm_hyperparameters", "lm_pilot"):
+                from rlvr_lib.experiments.lm_lab import load_pilot
+
+                # the pilot's choice is a parameter, so that a new choice re-executes the notebooks it sizes
+                params["seeds_per_comparison"] = load_pilot("results")
             r = run_notebook(name, params, EXECUTED, force=force)
             status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
             print(f"notebook {name:28s} {status}", flush=True)

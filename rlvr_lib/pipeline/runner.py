@@ -33,6 +33,7 @@ THEORY = [
 PROBES = ["lm_probes"]
 TINY_LM = [
     "lm_hyperparameters",
+    "lm_pilot",
     "lm_e1_clipping",
     "lm_e2_entropy_min",
     "lm_e3_strategy",

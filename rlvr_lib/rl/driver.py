@@ -317,7 +317,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
         )
     model, tok = load_policy(base_path, progress=progress)
     task = pcfg.task
-    items = eval_items(task, pcfg.contamination)[: cfg.eval_items]
+    items = eval_items(task, pcfg.contamination, pcfg.contamination_digits)[: cfg.eval_items]
     ds = Dataset.from_list(train_rows(task))
 
     settings = dict(

@@ -11,7 +11,12 @@ name               reward of completion y to a prompt with answer a
 ground_truth       1 if y's answer equals a, else 0 (the task verifier; malformed = 0)
 random             Bernoulli(p), drawn from a generator seeded by the run seed; ignores y entirely
 format             1 if y has a style tag and an answer mark followed by digits (correctness ignored)
-incorrect          1 if y's answer is wrong (or malformed), else 0 (Shao et al.'s incorrect-label reward)
+incorrect          1 if y's answer is wrong (or malformed), else 0 (any wrong answer: a looser variant)
+fixed_wrong        1 if y's answer equals the problem's one fixed wrong label, else 0 (Shao et al.'s
+                   incorrect-label reward as they define it; the label is the dataset's ``wrong_answer``
+                   column, in the task world the carry-dropping answer, see ``tasks.fixed_wrong_answer``)
+majority           1 if y's answer equals the most common answer among the completions of the same
+                   prompt in the batch (self-consistency / TTRL-style majority vote; no label used)
 noisy              ground truth with each correct y rewarded 0 with prob. fn_rate (false negative) and
                    each incorrect y rewarded 1 with prob. fp_rate (false positive): the reward-
                    misalignment model of Chen et al. as a dial; fp = fn = 0.5 is the random reward
@@ -29,9 +34,20 @@ from collections.abc import Callable
 import numpy as np
 
 from rlvr_lib._checks import ConfigError, check_choice, check_float, check_int, check_prob
-from rlvr_lib.testbed.tasks import is_correct, is_well_formed
+from rlvr_lib.testbed.tasks import extract_answer, is_correct, is_well_formed
 
-REWARDS = ("ground_truth", "random", "format", "incorrect", "noisy", "constant", "neg_entropy", "math_verify")
+REWARDS = (
+    "ground_truth",
+    "random",
+    "format",
+    "incorrect",
+    "fixed_wrong",
+    "majority",
+    "noisy",
+    "constant",
+    "neg_entropy",
+    "math_verify",
+)
 
 
 def ground_truth(completions, answer, **kwargs) -> list[float]:
@@ -47,6 +63,25 @@ format_reward.__name__ = "format"
 
 def incorrect(completions, answer, **kwargs) -> list[float]:
     return [1.0 - float(is_correct(c, a)) for c, a in zip(completions, answer)]
+
+
+def fixed_wrong(completions, wrong_answer, **kwargs) -> list[float]:
+    return [float(is_correct(c, w)) for c, w in zip(completions, wrong_answer)]
+
+
+def majority(prompts, completions, **kwargs) -> list[float]:
+    """Reward agreement with the prompt's majority answer among this call's completions. Completions are grouped
+    by prompt text (not by position); malformed answers never count and score 0; a tie goes to the answer that
+    appeared first."""
+    from collections import Counter
+
+    answers = [extract_answer(c) for c in completions]
+    votes: dict[str, Counter] = {}
+    for p, a in zip(prompts, answers):
+        if a is not None:
+            votes.setdefault(str(p), Counter())[a] += 1
+    top = {p: c.most_common(1)[0][0] for p, c in votes.items()}  # most_common keeps first-seen order on ties
+    return [float(a is not None and top.get(str(p)) == a) for p, a in zip(prompts, answers)]
 
 
 class RandomReward:
@@ -183,6 +218,10 @@ def make_reward(
         return format_reward
     if name == "incorrect":
         return incorrect
+    if name == "fixed_wrong":
+        return fixed_wrong
+    if name == "majority":
+        return majority
     if name == "random":
         return RandomReward(p, seed, stream)
     if name == "noisy":

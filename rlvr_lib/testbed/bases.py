@@ -5,8 +5,10 @@ name               what differs from ``default``
 =================  ===============================================================================
 default            reliable style preferred (60% of corpus solutions), 300 pretraining steps
 shortcut           the unreliable shortcut style preferred (reliable_share = 0.3)
-contaminated       half of the evaluation problems copied, solved, 20 times each into the corpus
-steps-N            base strength: N pretraining steps instead of 300 (N in 150, 200)
+contaminated       half of the evaluation items replaced by harder 4-digit problems that are copied,
+                   solved, 20 times each into the corpus (a clean base does not solve them)
+steps-N            base strength: N pretraining steps instead of 300 (N in 150, 175, 200, 250): with
+                   ``default`` a five-base strength series at the same style share
 =================  ===============================================================================
 """
 
@@ -16,12 +18,13 @@ from rlvr_lib._checks import check_choice
 from rlvr_lib.testbed.pretrain import PretrainConfig
 
 DEFAULT = PretrainConfig()
+STRENGTH_STEPS = (150, 175, 200, 250)  # with the default's 300: the strength series
 
 BASES: dict[str, PretrainConfig] = {
     "default": DEFAULT,
     "shortcut": DEFAULT.with_(reliable_share=0.3),
-    "contaminated": DEFAULT.with_(contamination=0.5),
-    **{f"steps-{n}": DEFAULT.with_(steps=n) for n in (150, 200)},
+    "contaminated": DEFAULT.with_(contamination=0.5, contamination_digits=4),
+    **{f"steps-{n}": DEFAULT.with_(steps=n) for n in STRENGTH_STEPS},
 }
 
 

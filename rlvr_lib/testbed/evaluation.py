@@ -13,6 +13,9 @@ Metrics (names as logged; the book's glossary repeats them):
                      completions, averaged over all completion tokens (eos included);
 * ``share_reliable`` / ``share_shortcut`` / ``share_other``  style shares among the samples;
   ``greedy_share_reliable`` the same for greedy completions;
+* ``acc_in_reliable`` / ``acc_in_shortcut``  accuracy among the samples written in that style (pooled over
+  items; NaN when no sample used the style), so that sampled accuracy decomposes as
+  share_reliable x acc_in_reliable + share_shortcut x acc_in_shortcut (+ the rare other-format samples);
 * every metric again under ``clean/`` and ``contaminated/`` when the set has contaminated items.
 """
 
@@ -123,6 +126,16 @@ def sequence_logprobs(
     return np.array(out)
 
 
+def exact_accuracy(model, tokenizer, items: Sequence[dict], *, fmt: str, temperature: float = 1.0) -> np.ndarray:
+    """Per item: the probability at temperature T of the canonical correct completions (``exact_acc``)."""
+    pairs = [(i, c) for i, it in enumerate(items) for c in correct_completions(it["problem"], fmt)]
+    prompts = [items[i]["prompt"] for i, _ in pairs]
+    lp = sequence_logprobs(model, tokenizer, prompts, [c for _, c in pairs], temperature)
+    exact = np.zeros(len(items))
+    np.add.at(exact, [i for i, _ in pairs], np.exp(lp))
+    return exact
+
+
 def evaluate(
     model,
     tokenizer,
@@ -152,10 +165,7 @@ def evaluate(
         num_return_sequences=n_samples,
         seed=seed,
     )
-    pairs = [(i, c) for i, it in enumerate(items) for c in correct_completions(it["problem"], fmt)]
-    lp = sequence_logprobs(model, tokenizer, [prompts[i] for i, _ in pairs], [c for _, c in pairs], temperature)
-    exact = np.zeros(len(items))
-    np.add.at(exact, [i for i, _ in pairs], np.exp(lp))
+    exact = exact_accuracy(model, tokenizer, items, fmt=fmt, temperature=temperature)
     if was_training:
         model.train()
 
@@ -178,6 +188,11 @@ def evaluate(
                 "share_shortcut": styles.count("shortcut") / n_samples,
                 "share_other": styles.count("other") / n_samples,
                 "greedy_share_reliable": float(completion_style(greedy[i]) == "reliable"),
+                **{
+                    f"{k}_{style}": sum(ok for ok, st in zip(correct, styles) if st == style) if k == "c" else n
+                    for style in ("reliable", "shortcut")
+                    for k, n in (("c", 0), ("n", styles.count(style)))
+                },
             }
         )
     out = _aggregate(per_item)
@@ -191,8 +206,12 @@ def evaluate(
 
 
 def _aggregate(rows: list[dict]) -> dict[str, float]:
-    keys = [k for k in rows[0] if k not in ("contaminated", "ent_sum", "ent_n")]
+    counts = ("c_reliable", "n_reliable", "c_shortcut", "n_shortcut")
+    keys = [k for k in rows[0] if k not in ("contaminated", "ent_sum", "ent_n", *counts)]
     out = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    for style in ("reliable", "shortcut"):
+        n = sum(r[f"n_{style}"] for r in rows)
+        out[f"acc_in_{style}"] = sum(r[f"c_{style}"] for r in rows) / n if n else float("nan")
     out["entropy"] = sum(r["ent_sum"] for r in rows) / max(1, sum(r["ent_n"] for r in rows))
     out["n_items"] = float(len(rows))
     return out

@@ -46,6 +46,7 @@ class PretrainConfig:
     reliable_share: float = 0.6  # strategy dial: share of corpus solutions written in the reliable style
     contamination: float = 0.0  # fraction of evaluation problems copied (with answers) into the corpus
     contamination_repeats: int = 20  # copies of each contaminated problem in the corpus
+    contamination_digits: int = 0  # > 0: contaminated items are harder problems with this many digits
     n_corpus: int = 20000  # distinct clean problems in the corpus
     steps: int = 300  # base-strength dial: optimizer steps (300 takes about 45 s on 2 cores)
     batch_size: int = 64  # sequences per step
@@ -62,6 +63,7 @@ class PretrainConfig:
         check_prob("reliable_share", self.reliable_share)
         check_prob("contamination", self.contamination)
         check_int("contamination_repeats", self.contamination_repeats, 1)
+        check_int("contamination_digits", self.contamination_digits, 0, 9)
         check_int("n_corpus", self.n_corpus, 1)
         check_int("steps", self.steps, 1)
         check_int("batch_size", self.batch_size, 1)
@@ -95,8 +97,15 @@ class PretrainConfig:
         (a base pretrained with other kernels is another base: see `rlvr_lib.numerics`)."""
         from rlvr_lib.numerics import kernels
 
-        blob = json.dumps({"v": PRETRAIN_CODE_VERSION, "kernels": kernels(), **self.to_dict()}, sort_keys=True)
+        d = self.to_dict()
+        for name in _HASHED_WHEN_SET:  # dials added later: unset, they leave every earlier base's key unchanged
+            if d[name] == 0:
+                del d[name]
+        blob = json.dumps({"v": PRETRAIN_CODE_VERSION, "kernels": kernels(), **d}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_HASHED_WHEN_SET = ("contamination_digits",)
 
 
 def encode_rows(rows: list[dict], tokenizer, max_len: int):
@@ -131,7 +140,13 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, progress: bool = True, flush_de
     tok = build_tokenizer()
     model = build_model(cfg.model, tok, seed=cfg.seed)
     rows = build_corpus(
-        cfg.task, cfg.n_corpus, cfg.reliable_share, cfg.contamination, cfg.contamination_repeats, seed=cfg.seed
+        cfg.task,
+        cfg.n_corpus,
+        cfg.reliable_share,
+        cfg.contamination,
+        cfg.contamination_repeats,
+        seed=cfg.seed,
+        contamination_digits=cfg.contamination_digits,
     )
     input_ids, mask, labels = encode_rows(rows, tok, cfg.model.max_positions)
     n_tokens_per_epoch = int(mask.sum())
@@ -231,3 +246,26 @@ def _build_base(cfg: PretrainConfig, final: Path, progress: bool) -> Path:
 
 def base_meta(path: Path) -> dict:
     return json.loads((Path(path) / "pretrain.json").read_text())
+
+
+def _ensure_single_threaded(cfg: PretrainConfig) -> str:
+    import torch
+
+    torch.set_num_threads(1)
+    return str(ensure_base(cfg, progress=False))
+
+
+def ensure_bases(cfgs: list[PretrainConfig], workers: int | None = None) -> list[Path]:
+    """:func:`ensure_base` for several bases, the missing ones pretrained side by side in `workers` spawned
+    single-threaded processes (default: one per core). Pretraining gives the same bits at one thread as at
+    two (checked in the suite), so a base does not depend on how it was built."""
+    missing = [c for c in dict.fromkeys(cfgs) if not (base_path(c) / "pretrain.json").exists()]
+    workers = min(workers or os.cpu_count() or 1, len(missing))
+    if workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        print(f"pretraining {len(missing)} bases in {workers} processes", flush=True)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            list(pool.map(_ensure_single_threaded, missing))
+    return [ensure_base(c) for c in cfgs]

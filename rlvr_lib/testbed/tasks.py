@@ -22,7 +22,9 @@ independently.
 
 The CONTAMINATION dial copies a chosen fraction of the evaluation problems, with reliable worked
 solutions, into the pretraining corpus (:func:`build_corpus`); evaluation items carry a
-``contaminated`` flag so clean and contaminated items can be scored separately.
+``contaminated`` flag so clean and contaminated items can be scored separately. With
+``contamination_digits`` set, the contaminated evaluation items are replaced by harder problems (more
+digits) that a clean base does not solve, so that memorisation shows before any RL.
 
 Only addition is implemented: it is enough to give the base-strength, style and contamination dials
 their meaning, and its answers are unique and cheap to verify.
@@ -31,7 +33,7 @@ their meaning, and its answers are unique and cheap to verify.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from rlvr_lib._checks import ConfigError, check_choice, check_int, check_prob
 
@@ -128,6 +130,14 @@ def style_answer(problem: Problem, style: str) -> str:
     return column_steps(problem.operands, carries=style == "reliable")[1]
 
 
+def fixed_wrong_answer(problem: Problem) -> str:
+    """One fixed wrong answer per problem, for Shao et al.'s incorrect-label reward: the shortcut style's answer
+    (the sum with every carry dropped, the systematic error a shortcut-preferring solver makes) when it is
+    wrong, else the true sum plus one."""
+    short = style_answer(problem, "shortcut")
+    return short if short != problem.answer else str(int(problem.answer) + 1)
+
+
 def correct_completions(problem: Problem, fmt: str) -> list[str]:
     """The canonical completions that end in the correct answer: the reliable one, plus the shortcut one
     when the shortcut happens to be right (no carries). Used for exact accuracy by teacher forcing."""
@@ -200,18 +210,31 @@ def contaminated_ids(cfg: TaskConfig, contamination: float) -> set[int]:
     return set(random.Random(f"contam-{cfg.seed}").sample(range(cfg.n_eval), k))
 
 
-def eval_items(cfg: TaskConfig, contamination: float = 0.0) -> list[dict]:
-    """The evaluation split as dicts: id, prompt, answer, contaminated, problem."""
+def eval_items(cfg: TaskConfig, contamination: float = 0.0, contamination_digits: int = 0) -> list[dict]:
+    """The evaluation split as dicts: id, prompt, answer, contaminated, problem.
+
+    With `contamination_digits` > 0 each contaminated item is a fresh problem with that many digits per operand
+    (deterministic for the split's seed and the item's index) instead of the split's own problem."""
     bad = contaminated_ids(cfg, contamination)
+    problems = make_splits(cfg)["eval"]
+    if contamination_digits:
+        check_int("contamination_digits", contamination_digits, 1, 9)
+        hard = replace(cfg, digits=contamination_digits)
+        for i in sorted(bad):
+            problems[i] = _sample_problem(random.Random(f"hard-{cfg.seed}-{i}"), hard)
     return [
         {"id": i, "prompt": p.prompt, "answer": p.answer, "contaminated": i in bad, "problem": p}
-        for i, p in enumerate(make_splits(cfg)["eval"])
+        for i, p in enumerate(problems)
     ]
 
 
 def train_rows(cfg: TaskConfig) -> list[dict]:
-    """The RL training split as rows for a `datasets.Dataset`: prompt and answer columns."""
-    return [{"prompt": p.prompt, "answer": p.answer} for p in make_splits(cfg)["train"]]
+    """The RL training split as rows for a `datasets.Dataset`: prompt, answer and the problem's fixed wrong
+    answer (:func:`fixed_wrong_answer`, for the ``fixed_wrong`` reward)."""
+    return [
+        {"prompt": p.prompt, "answer": p.answer, "wrong_answer": fixed_wrong_answer(p)}
+        for p in make_splits(cfg)["train"]
+    ]
 
 
 def build_corpus(
@@ -221,6 +244,7 @@ def build_corpus(
     contamination: float = 0.0,
     contamination_repeats: int = 20,
     seed: int = 0,
+    contamination_digits: int = 0,
 ) -> list[dict]:
     """The pretraining corpus: rows with prompt, completion, style and a `contaminated` flag.
 
@@ -245,7 +269,7 @@ def build_corpus(
         rows.append(
             {"prompt": p.prompt, "completion": render(p, style, cfg.format), "style": style, "contaminated": False}
         )
-    for item in eval_items(cfg, contamination):
+    for item in eval_items(cfg, contamination, contamination_digits):
         if item["contaminated"]:
             text = render(item["problem"], "reliable", cfg.format)
             rows += [
