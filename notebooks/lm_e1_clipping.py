@@ -25,22 +25,16 @@
 # Seeds per arm come from the pilot (the previous page); the primary outcome is exact accuracy.
 
 # %% tags=["colab"]
-# On Colab, install this project first; elsewhere this cell does nothing.
+# On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
+# its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
 import sys
 
+REPOSITORY = ""  # the repository's git URL, from _config.yml (repository.url)
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
-        ],
-        check=True,
-    )
+    if not REPOSITORY:
+        raise RuntimeError("open this notebook from the book's launch button, or set REPOSITORY to the project's URL")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"rlvr_lib[math] @ git+{REPOSITORY}"], check=True)
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
@@ -100,6 +94,7 @@ fig = plots.grid(
     xlabel="optimizer step",
     title="E1: held-out metrics",
 )
+plots.keep(fig, "e1-eval")
 
 # %% mystnb={"figure": {"caption": "Training diagnostics, averaged per run over windows of 8 optimizer steps (2 rollout batches): rollout entropy, upper and lower clip fractions, clipping-bias ratio |N_raw|/|C+| (ratio of window means; gaps where no token was upper-clipped), gradient norm and largest importance ratio; bands are 95% intervals over seeds.", "name": "fig-e1-train"}}
 fig = plots.grid(

@@ -20,22 +20,16 @@
 # has advantages exactly $-A(r)$.
 
 # %% tags=["colab"]
-# On Colab, install this project first; elsewhere this cell does nothing.
+# On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
+# its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
 import sys
 
+REPOSITORY = ""  # the repository's git URL, from _config.yml (repository.url)
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "rlvr_lib[math] @ git+https://github.com/rlvr-companion/rlvr-clipping-entropy",
-        ],
-        check=True,
-    )
+    if not REPOSITORY:
+        raise RuntimeError("open this notebook from the book's launch button, or set REPOSITORY to the project's URL")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"rlvr_lib[math] @ git+{REPOSITORY}"], check=True)
 
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests (same sizes here: enumeration is exact)

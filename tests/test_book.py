@@ -28,7 +28,7 @@ ARTIFACTS = ROOT / "artifacts"
 @pytest.fixture(scope="module")
 def smoke_site(tmp_path_factory, tiny_cache):
     site = tmp_path_factory.mktemp("site")
-    shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("_build", "executed"))
+    shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("_build", "executed", "generated"))
     shutil.copy(ROOT / "_config.yml", site / "_config.yml")
     (site / "rlvr_lib").symlink_to(ROOT / "rlvr_lib")
     params = {"profile": "smoke", "results_dir": str(site / "results"), "runs_dir": str(site / "runs")}
@@ -79,6 +79,10 @@ def test_executed_notebook_without_its_results_is_run_again(smoke_site):
 
 @pytest.fixture(scope="module")
 def built_book(smoke_site):
+    from rlvr_lib.pipeline.book import prepare_downloads
+
+    files = prepare_downloads(smoke_site)  # as the main job's book stage does
+    assert "verdicts.csv" in files and "runs.tar.gz" in files and any(f.startswith("tables/") for f in files)
     cmd = [
         str(Path(sys.executable).parent / "jupyter-book"),
         "build",
@@ -104,11 +108,16 @@ class _Refs(HTMLParser):
     def __init__(self):
         super().__init__()
         self.imgs, self.links = [], []
+        self.figures = self.captions = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "img" and a.get("src"):
             self.imgs.append(a["src"])
+        if tag == "figure":
+            self.figures += 1
+        if tag == "figcaption":
+            self.captions += 1
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
 
@@ -196,7 +205,7 @@ def test_book_pages_in_headless_chromium(built_book):
         if not p.relative_to(built_book).as_posix().startswith(("_static", "_sources", "genindex", "search"))
     )
     assert "index.html" in pages and "scorecard.html" in pages and "executed/lm_e1_clipping.html" in pages
-    problems, n_imgs = [], 0
+    problems, n_imgs, downloads = [], 0, set()
     try:
         for page in pages:
             url = base + page
@@ -213,6 +222,8 @@ def test_book_pages_in_headless_chromium(built_book):
                 continue
             refs = _Refs()
             refs.feed(dom)
+            if refs.captions < refs.figures:
+                problems.append(f"{page}: {refs.figures - refs.captions} of {refs.figures} figures have no caption")
             for src in refs.imgs:
                 n_imgs += 1
                 if src.startswith("data:"):
@@ -234,8 +245,16 @@ def test_book_pages_in_headless_chromium(built_book):
                     target = target / "index.html"
                 if not target.exists():
                     problems.append(f"{page}: broken link {href}")
+                elif "/downloads/" in u.path:
+                    downloads.add(u.path)
         ARTIFACTS.mkdir(exist_ok=True)
-        for name, page in (("front_page.png", "intro.html"), ("results_page.png", "executed/lm_e1_clipping.html")):
+        shots = (
+            ("front_page.png", "intro.html"),
+            ("synthesis_page.png", "synthesis.html"),
+            ("claim_chapter.png", "claims_entropy.html"),
+            ("results_page.png", "executed/lm_e1_clipping.html"),
+        )
+        for name, page in shots:
             if not _screenshot(chrome, base + page, ARTIFACTS / name):
                 warnings.warn(
                     f"headless Chromium produced no screenshot of {page} (its --screenshot mode is flaky "
@@ -246,6 +265,9 @@ def test_book_pages_in_headless_chromium(built_book):
         server.shutdown()
     assert not problems, "\n".join(problems[:40])
     assert n_imgs >= 14  # at least one figure per experiment page
+    # every experiment page links its tables, the downloads page the verdicts and the run archive: all resolved
+    assert {"/downloads/verdicts.csv", "/downloads/runs.tar.gz"} <= downloads
+    assert any(d.startswith("/downloads/tables/") for d in downloads)
 
 
 def test_launch_buttons_point_at_committed_notebooks(built_book):

@@ -1,5 +1,6 @@
 """The install files agree with each other: environment.yml mirrors pyproject's pins; the book's config parses."""
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -46,8 +47,24 @@ def test_book_config_and_toc_point_at_existing_files():
 
 
 def test_colab_cells_install_from_the_configured_repository():
+    """The repository is named in one place, _config.yml: the source notebooks leave it empty, the runner writes it
+    into each executed copy (which the launch buttons open), and the committed copies agree with _config.yml."""
+    import jupytext
+
+    from rlvr_lib.pipeline.runner import fill_repository, repository_url
+
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert repository_url() == url
     for nb in sorted((ROOT / "notebooks").glob("*.py")):
         text = nb.read_text()
-        assert f"git+{url}" in text, nb.name
+        assert "github.com" not in text and 'REPOSITORY = ""' in text, nb.name
         assert text.index('tags=["colab"]') < text.index('tags=["parameters"]'), nb.name
+        parsed = jupytext.read(nb)
+        fill_repository(parsed)
+        colab = next(c for c in parsed.cells if "colab" in c.metadata.get("tags", []))
+        assert f"REPOSITORY = {url!r}" in colab.source
+        executed = ROOT / "book" / "executed" / f"{nb.stem}.ipynb"
+        if executed.exists():  # committed, written by the main job's runner
+            cells = json.loads(executed.read_text())["cells"]
+            source = "".join(next(c for c in cells if "colab" in c["metadata"].get("tags", []))["source"])
+            assert f"REPOSITORY = {url!r}" in source, executed.name

@@ -207,7 +207,8 @@ def bars(
     ax=None,
     rotate: int = 0,
 ):
-    """Grouped bars with 95% error bars."""
+    """Grouped bars with 95% error bars. Without `hue`, each bar takes its category's colour (an arm's own colour
+    where the category is an arm)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
     cats = list(dict.fromkeys(df[x]))
     hues = [None] if hue is None else list(dict.fromkeys(df[hue]))
@@ -222,7 +223,7 @@ def bars(
             w,
             yerr=g[ci] if ci in g else None,
             capsize=3,
-            color=color_for(h, i),
+            color=color_for(h, i) if h is not None else [color_for(c, j) for j, c in enumerate(cats)],
             label=None if h is None else str(h),
         )
     ax.set_xticks(np.arange(len(cats)), [str(c) for c in cats], rotation=rotate, ha="right" if rotate else "center")
@@ -272,3 +273,13 @@ def scatter_ci(
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def keep(fig, key: str) -> None:
+    """Store `fig` under `key` in the executed notebook (myst-nb's glue), so that a claim chapter of the book can
+    show it without computing it again. Where myst-nb is not installed (e.g. Colab) this does nothing."""
+    try:
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover - depends on the environment
+        return
+    glue(key, fig, display=False)

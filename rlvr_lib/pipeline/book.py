@@ -31,57 +31,91 @@ CLAIMS = {
 }
 
 REPORTED = pd.DataFrame(
-    [
+    [  # "claims": the claims each reported number bears on (the chapters show their own)
         {
             "source": "Chen et al. 2025 (reported)",
             "quantity": "E|N_raw| / E|C+| lower bound",
+            "claims": "C3",
             "value": "about 17",
             "setting": "eta 5e-7, eps 0.2, p+ 1e-3, G 16, L 4096",
         },
         {
             "source": "Chen et al. 2025 (reported)",
             "quantity": "share of clipped tokens",
+            "claims": "C3 C6",
             "value": "about 0.1%",
             "setting": "Qwen2.5-Math-7B, random reward",
         },
         {
             "source": "Chen et al. 2025 (reported)",
             "quantity": "collapse without clipping",
+            "claims": "C7",
             "value": "around step 150",
             "setting": "R1-Distill-Llama-8B, random reward",
         },
         {
             "source": "Shao et al. 2025 (reported)",
             "quantity": "MATH-500 gain, ground truth",
+            "claims": "C4 C8 C11 E7",
             "value": "+29.1",
             "setting": "Qwen2.5-Math-7B",
         },
         {
             "source": "Shao et al. 2025 (reported)",
             "quantity": "MATH-500 gain, incorrect label",
+            "claims": "E7",
             "value": "+24.1",
             "setting": "Qwen2.5-Math-7B",
         },
         {
             "source": "Shao et al. 2025 (reported)",
             "quantity": "MATH-500 gain, random",
+            "claims": "C4 C6 C11 E7",
             "value": "+21.4",
             "setting": "Qwen2.5-Math-7B",
         },
         {
             "source": "Shao et al. 2025 (reported)",
             "quantity": "MATH-500 gain, format",
+            "claims": "E7",
             "value": "+13.8",
             "setting": "Qwen2.5-Math-7B",
         },
         {
             "source": "Shao et al. 2025 (reported)",
             "quantity": "Qwen2.5-Math-7B MATH-500 baseline",
+            "claims": "C9 E7",
             "value": "49.4 / 69.0",
             "setting": "with a prompt template / with none",
         },
     ]
 )
+
+
+def reported_for(claims: list[str]) -> pd.DataFrame:
+    """The papers' reported numbers that bear on any of `claims` (labelled as reported)."""
+    hit = REPORTED.claims.str.split().map(lambda cs: bool(set(cs) & set(claims)))
+    return REPORTED[hit].drop(columns="claims").reset_index(drop=True)
+
+
+def notebook_margins(names: list[str]) -> pd.DataFrame:
+    """The smallest effects of interest and check thresholds that the named notebooks' parameters cells set (as
+    each experiment's page prints them first)."""
+    import jupytext
+
+    from rlvr_lib.experiments.lm_lab import MARGINS
+
+    rows = []
+    for name in names:
+        nb = jupytext.read(Path(__file__).resolve().parents[2] / "notebooks" / f"{name}.py")
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        ns: dict = {}
+        exec(cell.source, ns)  # the project's own parameters cell: plain assignments
+        rows += [
+            {"experiment": name, "margin": k, "value": ns[k], "what it is": MARGINS[k]} for k in MARGINS if k in ns
+        ]
+    return pd.DataFrame(rows)
+
 
 LEVEL_ORDER = {"exact": 0, "tabular": 1, "tiny LM (mechanism)": 2, "tiny LM": 3, "not testable here": 4}
 
@@ -118,12 +152,12 @@ def scorecard(results_dir: str | Path = "../results") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_html(df: pd.DataFrame, link_col: str = "evidence") -> str:
+def to_html(df: pd.DataFrame, link_col: str = "evidence", link_prefix: str = "executed/") -> str:
     """An HTML table whose `link_col` cells link to the executed notebook pages."""
     d = df.copy()
     if link_col in d:
         d[link_col] = [
-            f'<a href="executed/{html.escape(s)}.html">{html.escape(s)}</a>' if s else "" for s in d[link_col]
+            f'<a href="{link_prefix}{html.escape(s)}.html">{html.escape(s)}</a>' if s else "" for s in d[link_col]
         ]
     for c in d.columns:
         if c != link_col:
@@ -227,3 +261,353 @@ def executor_benchmark(path: str | Path = "data/bench_executors.json") -> pd.Dat
             ],
         }
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# downloads: the tables behind every page, the verdicts, the run records
+
+
+DOWNLOADS = Path("book/generated/extra/downloads")
+
+
+def download_list(root: str | Path = "..") -> str:
+    """HTML list of the downloads that :func:`prepare_downloads` wrote, with sizes, linked from a page at the root
+    of the book."""
+    out = Path(root) / DOWNLOADS
+    if not out.is_dir():
+        return "<p>No downloads: the main job's book stage has not run in this checkout.</p>"
+    items = [
+        f'<li><a href="downloads/{html.escape(str(p.relative_to(out)))}">{html.escape(str(p.relative_to(out)))}</a>'
+        f" ({p.stat().st_size / 1024:.1f} KiB)</li>"
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    ]
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def prepare_downloads(root: str | Path, runs_dir: str = "runs") -> dict:
+    """Write the book's downloads: every result table (``tables/*.csv``), all verdicts as one CSV and one JSON
+    file, and the book's tiny-LM run records as ``runs.tar.gz`` with ``runs_manifest.csv`` (one row per run:
+    configuration, seed, status, versions, machine). They go to ``book/generated/extra/downloads/``, which Sphinx
+    copies to ``downloads/`` at the root of the built site (``html_extra_path``). Returns {file name: size}."""
+    import shutil
+    import tarfile
+
+    root = Path(root)
+    out = root / DOWNLOADS
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "tables").mkdir(parents=True)
+    results = root / "results"
+    for p in sorted(results.glob("*.csv")):
+        shutil.copy2(p, out / "tables" / p.name)
+    v = verdict_table(results)
+    v.to_csv(out / "verdicts.csv", index=False)
+    (out / "verdicts.json").write_text(json.dumps(v.to_dict(orient="records"), indent=1))
+    manifest = runs_manifest(root / runs_dir)
+    manifest.to_csv(out / "runs_manifest.csv", index=False)
+    with tarfile.open(out / "runs.tar.gz", "w:gz") as tar:
+        tar.add(out / "runs_manifest.csv", arcname="runs/manifest.csv")
+        for rel in manifest.get("path", []):
+            for f in ("config.json", "meta.json", "status.json", "metrics.jsonl"):
+                p = root / runs_dir / rel / f
+                if p.is_file():
+                    tar.add(p, arcname=f"runs/{rel}/{f}")
+    return {str(p.relative_to(out)): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def runs_manifest(runs_root: str | Path) -> pd.DataFrame:
+    """One row per finished run under `runs_root` (``<experiment>/<run_id>``): what it was and where it ran."""
+    rows = []
+    for status_file in sorted(Path(runs_root).glob("*/*/status.json")):
+        d = status_file.parent
+        try:
+            status = json.loads(status_file.read_text())
+            cfg = json.loads((d / "config.json").read_text())
+            meta = json.loads((d / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if status.get("status") not in ("complete", "diverged"):
+            continue
+        cfg = cfg.get("config", cfg)
+        num = meta.get("numerics") or {}
+        rows.append(
+            {
+                "path": f"{d.parent.name}/{d.name}",
+                "run_id": d.name,
+                "name": cfg.get("name"),
+                "seed": cfg.get("seed"),
+                "base": cfg.get("base"),
+                "reward": json.dumps(cfg.get("reward")),
+                "clip_rule": cfg.get("clip_rule"),
+                "learning_rate": cfg.get("learning_rate"),
+                "entropy_coef": cfg.get("entropy_coef"),
+                "max_steps": cfg.get("max_steps"),
+                "status": status.get("status"),
+                "wall_s": status.get("wall_s"),
+                "git": meta.get("git"),
+                **{v: (meta.get("versions") or {}).get(v) for v in ("torch", "transformers", "trl")},
+                "cpu": (num.get("cpu") or {}).get("model"),
+                "aten_kernels": num.get("aten_capability"),
+                "torch_threads": num.get("torch_threads"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the verdict matrix and the synthesis
+
+VERDICT_COLORS = {
+    "supported": "#2e7d32",
+    "not supported": "#c62828",
+    "effect excluded": "#1565c0",
+    "inconclusive": "#757575",
+    "not testable here": "#ef6c00",
+    "premise absent": "#6a1b9a",
+}
+LEVELS = ("exact", "tabular", "tiny LM (mechanism)", "tiny LM")
+EXTRA_ROWS = {
+    "E3": "A random reward amplifies the base's preferred strategy (Shao et al.)",
+    "E7": "Spurious rewards help, by less than ground truth (Shao et al.'s ordering)",
+}
+
+
+def _chip(v: pd.Series, link_prefix: str) -> str:
+    color = VERDICT_COLORS.get(v.verdict, "#999")
+    tip = html.escape(f"{v.claim} [{v.level}]: {v.verdict} - {v.statistic}", quote=True)
+    label = html.escape(v.verdict)
+    qualifier = v.claim.split(" ", 1)[1] if " " in v.claim else ""
+    if qualifier:
+        label += f" <small>{html.escape(qualifier)}</small>"
+    href = f"{link_prefix}{html.escape(v.evidence)}.html" if v.evidence else "#"
+    return f'<a class="rlvr-chip" style="background:{color}" href="{href}" title="{tip}">{label}</a>'
+
+
+def verdict_matrix(
+    results_dir: str | Path = "../results", link_prefix: str = "executed/", caption: str = "", claims=None
+) -> str:
+    """The claims x levels matrix as an HTML figure: one coloured chip per verdict (several where a claim has
+    several verdicts at one level), each a link to the page that computed it, with the statistic on hover; a
+    legend; and the full statistics in a collapsible table beneath."""
+    v = verdict_table(results_dir)
+    key = v.claim.str.split().str[0] if not v.empty else pd.Series(dtype=str)
+    head = "".join(f"<th>{html.escape(lv)}</th>" for lv in LEVELS)
+    body = []
+    rows = {**CLAIMS, **EXTRA_ROWS}
+    if claims is not None:
+        rows = {c: rows[c] for c in claims}
+        v = v[v.claim.str.split().str[0].isin(claims)].reset_index(drop=True) if not v.empty else v
+        key = v.claim.str.split().str[0] if not v.empty else pd.Series(dtype=str)
+    for c, text in rows.items():
+        cells = []
+        for lv in LEVELS:
+            sub = v[(key == c) & (v.level == lv)] if not v.empty else v
+            chips = "".join(_chip(r, link_prefix) for _, r in sub.iterrows())
+            cells.append(f"<td>{chips or '<span class=rlvr-none>-</span>'}</td>")
+        body.append(f'<tr><th class="rlvr-claim"><b>{c}</b> {html.escape(text)}</th>{"".join(cells)}</tr>')
+    legend = " ".join(
+        f'<span class="rlvr-chip" style="background:{col}">{html.escape(name)}</span>'
+        for name, col in VERDICT_COLORS.items()
+    )
+    details = to_html(v, link_prefix=link_prefix) if not v.empty else "<p>no verdicts computed yet</p>"
+    caption = caption or (
+        "Every verdict this book computed, by claim and level of evidence. Hover a verdict for its statistic, "
+        "click it for the page that computed it; '-' marks a level with no test of that claim."
+    )
+    return (
+        f"<style>{_MATRIX_CSS}</style>"
+        f'<figure class="rlvr-matrix"><table class="rlvr-matrix"><thead><tr><th>claim</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<figcaption>{html.escape(caption)}<br>{legend}</figcaption></figure>"
+        f"<details><summary>All statistics (one row per verdict)</summary>{details}</details>"
+    )
+
+
+_MATRIX_CSS = (
+    "table.rlvr-matrix{border-collapse:collapse;font-size:0.85em;width:100%}"
+    "table.rlvr-matrix th,table.rlvr-matrix td{border:1px solid #ddd;padding:3px 5px;vertical-align:top}"
+    "th.rlvr-claim{text-align:left;font-weight:normal;max-width:22em}"
+    ".rlvr-chip{display:inline-block;color:#fff !important;border-radius:3px;padding:1px 5px;margin:1px;"
+    "font-size:0.9em;text-decoration:none}"
+    ".rlvr-none{color:#bbb}"
+)
+
+
+QUESTIONS = {
+    "Q1": (
+        "Why do random (spurious) rewards improve GRPO-trained reasoning models?",
+        [
+            ("Random rewards raise accuracy - the premise", ["E7", "C4", "C11"]),
+            ("Clipping under random rewards lowers entropy", ["C3", "C6", "C12"]),
+            ("Without clipping the entropy change is zero to first order, its sign set by skewness", ["C2", "C5"]),
+            ("Clipping stabilises training", ["C7"]),
+            ("Reward misalignment explains when random rewards help", ["C10", "C11"]),
+            ("The gains are not contamination", ["C9"]),
+        ],
+    ),
+    "Q2": (
+        "Does entropy minimisation alone explain the gains?",
+        [("Entropy minimisation helps only when the base's mode is correct", ["C8"])],
+    ),
+}
+
+
+def _levels_summary(v: pd.DataFrame) -> str:
+    parts = []
+    for lv in LEVELS:
+        sub = v[v.level == lv]
+        if len(sub):
+            counts = sub.verdict.value_counts()
+            parts.append(f"{lv}: " + ", ".join(f"{k}" + (f" x{n}" if n > 1 else "") for k, n in counts.items()))
+    return "; ".join(parts) if parts else "no verdict computed"
+
+
+def question_table(results_dir: str | Path, q: str) -> pd.DataFrame:
+    """For one of the paper's two questions: each statement it rests on, the verdicts at every level, and
+    whether the levels that tested it agree."""
+    v = verdict_table(results_dir)
+    rows = []
+    for statement, claims in QUESTIONS[q][1]:
+        sub = v[v.claim.str.split().str[0].isin(claims)] if not v.empty else v
+        decided = {lv: set(sub[sub.level == lv].verdict) for lv in LEVELS if (sub.level == lv).any()}
+        flat = set().union(*decided.values()) if decided else set()
+        if not decided:
+            agree = "not tested"
+        elif len(flat) == 1:
+            agree = "agree" if len(decided) > 1 else "one level"
+        else:
+            agree = "part"
+        rows.append(
+            {
+                "statement": statement,
+                "claims": ", ".join(claims),
+                **{lv: ", ".join(sorted(decided.get(lv, []))) or "-" for lv in LEVELS},
+                "levels": agree,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _one(v: pd.DataFrame, claim: str, level: str) -> str | None:
+    sub = v[(v.claim.str.split().str[0] == claim) & (v.level == level)]
+    return None if sub.empty else ", ".join(sorted(set(sub.verdict)))
+
+
+PHRASES = {
+    "supported": "is supported",
+    "not supported": "is not supported (the opposite shows)",
+    "effect excluded": "is excluded down to its margin",
+    "inconclusive": "is undecided",
+    "not testable here": "could not be tested here",
+    "premise absent": "has no premise here",
+}
+
+
+def answers(results_dir: str | Path = "../results") -> str:
+    """The front page's answers, as Markdown, composed from the verdicts (no number typed here)."""
+    v = verdict_table(results_dir)
+    if v.empty:
+        return "*No results yet: run `make all` to compute the verdicts this page summarises.*"
+
+    def say(claim: str, level: str) -> str:
+        got = _one(v, claim, level)
+        if got is None:
+            return f"{claim} was not tested at the {level} level"
+        return f"{claim} at the {level} level " + " / ".join(PHRASES[g] for g in got.split(", "))
+
+    gain = _one(v, "E7", "tiny LM")
+    premise = {
+        "supported": "random-reward GRPO raises accuracy on the tiny language model",
+        "not supported": "random-reward GRPO lowers accuracy on the tiny language model instead of raising it",
+        "effect excluded": "random-reward GRPO leaves accuracy on the tiny language model unchanged (any gain is "
+        "below the margin)",
+        "inconclusive": "whether random-reward GRPO raises accuracy on the tiny language model is undecided",
+    }.get(gain or "", "the random-reward gain was not measured on the tiny language model")
+    q1 = (
+        f"**{QUESTIONS['Q1'][0]}** In this companion {premise} (E7). The paper's mechanism, clipping lowering "
+        f"entropy: {say('C6', 'tabular')}; {say('C6', 'tiny LM (mechanism)')}; {say('C6', 'tiny LM')}. The "
+        f"skewness account of the unclipped entropy change: {say('C5', 'tabular')}; "
+        f"{say('C5', 'tiny LM (mechanism)')}. Stronger models gaining more: {say('C11', 'exact')}; "
+        f"{say('C11', 'tabular')}; {say('C11', 'tiny LM')}."
+    )
+    q2 = (
+        f"**{QUESTIONS['Q2'][0]}** The paper says no: entropy minimisation helps only when the mode is already "
+        f"correct. Here {say('C8', 'tabular')}; {say('C8', 'tiny LM')}."
+    )
+    return q1 + "\n\n" + q2
+
+
+def _csv(results_dir: str | Path, name: str) -> pd.DataFrame | None:
+    p = Path(results_dir) / f"{name}.csv"
+    return pd.read_csv(p) if p.exists() else None
+
+
+def gain_figure(results_dir: str | Path = "../results"):
+    """Do random rewards raise accuracy, and more for stronger models? Left: the tabular bandit (mode correct),
+    gain against initial accuracy per arm. Right: the tiny LM's five-base series, change in exact accuracy
+    against initial exact accuracy per run, with each base's mean. None when the results are missing."""
+    import matplotlib.pyplot as plt
+
+    from rlvr_lib.experiments import plots
+
+    tab, lm5 = _csv(results_dir, "theory_c8_c11"), _csv(results_dir, "lm_e5")
+    if tab is None or lm5 is None:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    t = tab[tab.mode_correct.astype(str) == "True"]
+    for i, (arm, g) in enumerate(t.groupby("arm", sort=False)):
+        g = g.sort_values("initial_acc")
+        axes[0].errorbar(g.initial_acc, g.gain, yerr=g.gain_ci, marker="o", ms=3, label=arm, color=plots.OTHER[i])
+    axes[0].set(xlabel="initial accuracy (tabular)", ylabel="gain in accuracy", title="tabular bandit, mode correct")
+    for i, (base, g) in enumerate(lm5.groupby("group", sort=False)):
+        c = plots.OTHER[i % len(plots.OTHER)]
+        axes[1].scatter(g.initial, g.change, s=14, color=c, alpha=0.5)
+        axes[1].errorbar(g.initial.mean(), g.change.mean(), yerr=g.change.std(ddof=1) if len(g) > 1 else None,
+                         marker="D", color=c, label=base, capsize=3)  # fmt: skip
+    axes[1].set(xlabel="initial exact accuracy", ylabel="change in exact accuracy", title="tiny LM, random reward")
+    for ax in axes:
+        ax.axhline(0, color="k", lw=0.8)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def entropy_figure(results_dir: str | Path = "../results"):
+    """What moves entropy? Left: the closed-form one-step entropy change under an unclipped random-reward update
+    against the policy's skewness (tabular, C5). Right: the tiny LM's change in held-out entropy per arm (E1),
+    with 95% intervals over seeds. None when the results are missing."""
+    import matplotlib.pyplot as plt
+
+    from rlvr_lib.experiments import plots
+
+    skew, e1 = _csv(results_dir, "theory_c5_skew"), _csv(results_dir, "lm_e1")
+    if skew is None or e1 is None:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    axes[0].plot(skew.q, skew.closed_form, color=plots.OTHER[0], label="closed form")
+    axes[0].errorbar(skew.q, skew.mc_mean, yerr=skew.mc_ci, fmt="o", ms=3, color=plots.OTHER[1], label="Monte Carlo")
+    axes[0].axhline(0, color="k", lw=0.8)
+    axes[0].set(xlabel="probability of the dominant action $q$", ylabel="expected entropy change per step",
+                title="tabular: the sign follows skewness (C5)")  # fmt: skip
+    axes[0].legend(fontsize=8)
+    h = e1[e1.metric == "eval/entropy"].reset_index(drop=True)
+    plots.bars(h, "arm", "change", ax=axes[1], xlabel="arm", ylabel="change in held-out entropy (nats)", rotate=15)
+    axes[1].set_title("tiny LM: random reward with and without clipping")
+    fig.tight_layout()
+    return fig
+
+
+def chapter_html(results_dir: str | Path, claims: list[str], experiments: list[str]) -> str:
+    """A claim chapter's body after its figure: the chapter's verdicts at every level side by side (with every
+    statistic, manipulation checks included, in the collapsible table), the margins its tiny-LM experiments
+    decide against, and the papers' reported numbers that bear on it."""
+    parts = [verdict_matrix(results_dir, claims=claims, caption="The chapter's verdicts by level of evidence.")]
+    m = notebook_margins(experiments)
+    if len(m):
+        parts.append("<h4>Margins and check thresholds, fixed in the experiments' parameters cells</h4>")
+        parts.append(to_html(m))
+    r = reported_for(claims)
+    if len(r):
+        parts.append("<h4>Reported by the papers (7B-scale models, real benchmarks; not reproduced here)</h4>")
+        parts.append(to_html(r))
+    return "".join(parts)

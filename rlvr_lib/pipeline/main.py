@@ -90,7 +90,10 @@ def build_book(strict: bool = True, root: Path = ROOT) -> float:
     """Build the HTML book with warnings as errors. Sphinx rebuilds only pages whose sources changed, but the
     scorecard, the claim chapters and the testbed page compute their tables from `results/`; when that
     directory changed since the last build, every page is rebuilt (``--all``) so that none shows old numbers."""
+    from rlvr_lib.pipeline.book import prepare_downloads
+
     t0 = time.perf_counter()
+    prepare_downloads(root)  # tables, verdicts and run records, served at downloads/ (html_extra_path)
     stamp = root / "book" / "_build" / ".results-hash"
     current = results_hash(root / "results")
     cmd = [

@@ -108,9 +108,11 @@ def _execute(name: str, src: Path, out: Path, parameters: dict, out_dir: Path, t
     from rlvr_lib.numerics import fingerprint
 
     nb = jupytext.read(src)
+    fill_repository(nb)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     tmp = out_dir / f".{name}.running.ipynb"
     t0 = time.perf_counter()
+    started = time.time()
     env_threads = os.environ.get("OMP_NUM_THREADS")
     try:
         pm.execute_notebook(
@@ -132,6 +134,7 @@ def _execute(name: str, src: Path, out: Path, parameters: dict, out_dir: Path, t
     pmeta = done.metadata.get("papermill", {})
     pmeta.update(input_path=f"notebooks/{name}.py", output_path=f"{out_dir.name}/{name}.ipynb")  # no local paths
     key = cache_key(name, parameters)
+    tables = written_tables(ROOT / parameters.get("results_dir", "results"), started)
     done.metadata["rlvr"] = {
         "cache_key": key,
         "parameters": parameters,
@@ -139,7 +142,9 @@ def _execute(name: str, src: Path, out: Path, parameters: dict, out_dir: Path, t
         "omp_threads": env_threads,
         "executor": os.environ.get("RLVR_EXECUTOR") or "sequential",
         "machine": fingerprint(),
+        "tables": tables,
     }
+    done.cells.append(nbformat.v4.new_markdown_cell(reproduce_text(name, parameters, wall, tables)))
     nbformat.write(done, tmp)
     os.replace(tmp, out)
     (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)
@@ -147,6 +152,61 @@ def _execute(name: str, src: Path, out: Path, parameters: dict, out_dir: Path, t
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(key)
     return {"name": name, "cached": False, "wall_s": wall, "path": out}
+
+
+def repository_url(config: Path = ROOT / "_config.yml") -> str:
+    """The project's repository, from the one place that names it: ``repository.url`` in ``_config.yml`` (the
+    book's launch and repository buttons read the same key)."""
+    import yaml
+
+    return yaml.safe_load(config.read_text())["repository"]["url"]
+
+
+def fill_repository(nb, url: str | None = None) -> None:
+    """Write the repository URL into the notebook's Colab install cell (tagged ``colab``), whose source copy
+    leaves ``REPOSITORY`` empty."""
+    url = url or repository_url()
+    for cell in nb.cells:
+        if "colab" in cell.metadata.get("tags", []):
+            if 'REPOSITORY = ""' not in cell.source:
+                raise ValueError('the colab cell must assign REPOSITORY = "" for the runner to fill in')
+            cell.source = cell.source.replace('REPOSITORY = ""', f"REPOSITORY = {url!r}", 1)
+
+
+def written_tables(results_dir: Path, since: float) -> list[str]:
+    """The result tables (CSV) a notebook wrote under `results_dir` while it ran (modified since `since`)."""
+    if not results_dir.is_dir():
+        return []
+    return sorted(p.name for p in results_dir.glob("*.csv") if p.stat().st_mtime >= since - 1)
+
+
+def papermill_command(name: str, parameters: dict) -> str:
+    """The shell command that re-executes notebook `name` with `parameters` through papermill."""
+    import shlex
+
+    args = " ".join(
+        f"-p {k} {shlex.quote(json.dumps(v) if not isinstance(v, str) else v)}" for k, v in parameters.items()
+    )
+    return (
+        f"jupytext --to ipynb notebooks/{name}.py -o /tmp/{name}.ipynb && "
+        f"papermill /tmp/{name}.ipynb /tmp/{name}.out.ipynb --cwd . {args}".rstrip()
+    )
+
+
+def reproduce_text(name: str, parameters: dict, wall_s: float, tables: list[str]) -> str:
+    """The closing cell of an executed notebook: how to reproduce it and where its tables download from."""
+    links = ", ".join(f'<a href="../downloads/tables/{t}">{t}</a>' for t in tables) or "none"
+    return (
+        "## Reproduce this page\n\n"
+        "From the repository root, after `make venv` and `source .venv/bin/activate` (`make all` runs every "
+        "page in order):\n\n"
+        f"```bash\n{papermill_command(name, parameters)}\n```\n\n"
+        f"This execution took {wall_s:.0f} s on the machine in the [reproducibility](../reproducibility.md) "
+        "page's table (2 CPU cores; runs that another page had already trained were reused, so a page run "
+        "alone can take longer). The tiny-LM runs train through the executor in `$RLVR_EXECUTOR` (default "
+        f"sequential when a notebook runs alone).\n\nTables behind this page (CSV): {links}. All verdicts and "
+        "the run records are on the [downloads](../downloads.md) page (in a book built by the main job)."
+    )
 
 
 def run_all(
