@@ -44,15 +44,16 @@ PRIMARY = "eval/exact_acc"  # the primary outcome of every accuracy verdict
 
 # 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
 # steps, as the paper's runs do (8 optimizer steps per rollout), so every step after a rollout's first is
-# off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100); 4 samples per item
-# (sampled metrics are secondary; the primary outcome, exact accuracy, needs no samples).
+# off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100) on 80 items with 4
+# samples each (sampled metrics are secondary; the primary outcome, exact accuracy, needs no samples; the item
+# set is the same for every arm, so item-to-item variation cancels in paired comparisons).
 FULL = dict(
     max_steps=100,
     prompts_per_step=2,
     num_generations=8,
     steps_per_generation=8,
     eval_every=20,
-    eval_items=100,
+    eval_items=80,
     eval_n_samples=4,
 )
 SMOKE = dict(
@@ -379,9 +380,10 @@ def contamination_check(
     )
 
 
-def clean_base_on_contaminated_items(profile: str, n_items: int = 100) -> dict:
-    """The clean `default` base's exact accuracy, before any RL, on the `contaminated` base's evaluation items:
-    {"contaminated": on the items that base saw solved, "clean": on the others}."""
+def clean_base_on_contaminated_items(profile: str, n_items: int | None = None) -> dict:
+    """The clean `default` base's exact accuracy, before any RL, on the `contaminated` base's evaluation items
+    (the first `n_items`, by default as many as the profile's runs evaluate): {"contaminated": on the items that
+    base saw solved, "clean": on the others}."""
     import torch
 
     from rlvr_lib.rl.driver import resolve_base
@@ -392,6 +394,7 @@ def clean_base_on_contaminated_items(profile: str, n_items: int = 100) -> dict:
     _, dirty = resolve_base(base("contaminated", profile))
     clean_path, _ = resolve_base(base("default", profile))
     model, tok = load_policy(clean_path, progress=False)
+    n_items = n_items or (FULL if profile == "full" else SMOKE)["eval_items"]
     items = eval_items(dirty.task, dirty.contamination, dirty.contamination_digits)[:n_items]
     with torch.no_grad():
         acc = exact_accuracy(model.eval(), tok, items, fmt=dirty.task.format)
@@ -465,14 +468,23 @@ def pilot_arms(base_path: str) -> dict:
 
 
 def pilot_table(df: pd.DataFrame, margins: dict, max_seeds: int) -> pd.DataFrame:
-    """Per key comparison: its pilot mean and spread, the seeds a 95% half-width at most its margin needs, and
-    the seeds it gets: that many, at least len(REPORTED_SEEDS), at most `max_seeds` (the budget)."""
+    """Per key comparison: its pilot mean m and spread, and two seed counts from them (``stats.seeds_needed``):
+
+    * ``seeds for half-width <= margin``: the interval no wider than the margin (what "effect excluded" needs
+      when the effect is near zero);
+    * ``seeds to decide``: the interval narrow enough to reach a verdict at the pilot's effect size - half-width
+      at most |m| (the interval clears zero) or at most margin - |m| (it fits inside the margin), whichever is
+      larger.
+
+    A comparison gets ``seeds to decide`` seeds, at least len(REPORTED_SEEDS), at most `max_seeds` (the budget).
+    """
     rows = []
     for c in KEY_COMPARISONS:
         v = comparison_values(df, c).to_numpy(float)
         m, h, n = mean_ci(v)
         margin = float(margins[c.margin])
-        need = seeds_needed(h, n, margin, cap=1000)
+        target = max(abs(m), margin - abs(m)) if np.isfinite(m) else margin
+        decide_n = seeds_needed(h, n, target, cap=1000)
         rows.append(
             {
                 "claim": c.claim,
@@ -481,12 +493,13 @@ def pilot_table(df: pd.DataFrame, margins: dict, max_seeds: int) -> pd.DataFrame
                 "pilot sd": float(np.std(v, ddof=1)) if n > 1 else float("nan"),
                 "pilot n": n,
                 "margin": margin,
-                "seeds needed": need,
-                "seeds used": int(min(max(need, len(REPORTED_SEEDS)), max_seeds)),
+                "seeds for half-width <= margin": seeds_needed(h, n, margin, cap=1000),
+                "seeds to decide": decide_n,
+                "seeds used": int(min(max(decide_n, len(REPORTED_SEEDS)), max_seeds)),
             }
         )
     out = pd.DataFrame(rows)
-    out["reaches margin"] = out["seeds used"] >= out["seeds needed"]
+    out["within budget"] = out["seeds used"] >= out["seeds to decide"]
     return out
 
 
@@ -640,9 +653,9 @@ def e2_verdicts(table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
         else:
             verdict = "inconclusive"
         stat = (
-            f"{arm}: exact-accuracy change {fmt(*good[:2])} on the reliable-mode base ({v_good[0]}), "
-            f"{fmt(*bad[:2])} on the shortcut-mode base ({v_bad[0]}; n = {good[2]}, margin {acc_margin:g}); "
-            + "; ".join(f"{t}: {'passed' if ok else 'FAILED'}" for t, ok in checks)
+            f"{arm}: exact-accuracy change {fmt(*good[:2])} on the reliable-mode base (a gain there: {v_good[0]}), "
+            f"{fmt(*bad[:2])} on the shortcut-mode base (a gain there: {v_bad[0]}; n = {good[2]}, margin "
+            f"{acc_margin:g}); " + "; ".join(f"{t}: {'passed' if ok else 'FAILED'}" for t, ok in checks)
         )
         out.append(Verdict(f"C8 ({arm})", verdict, stat, "tiny LM"))
     return out

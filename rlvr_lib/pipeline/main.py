@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rlvr_lib._locks import file_lock
 from rlvr_lib.numerics import describe
-from rlvr_lib.pipeline.runner import EXECUTED, PROBES, ROOT, THEORY, TINY_LM, run_notebook
+from rlvr_lib.pipeline.runner import EXECUTED, NOTEBOOKS, PROBES, ROOT, THEORY, TINY_LM, run_notebook
 from rlvr_lib.rl.executors import ENV
 from rlvr_lib.rl.executors import parse as parse_executor
 from rlvr_lib.rl.records import atomic_write_json
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
                             "first; run `python -m rlvr_lib.main --only lm`"
                         )
                 params.update(chosen)
-            if stage == "lm" and name not in ("lm_hyperparameters", "lm_pilot"):
+            if stage == "lm" and "seeds_per_comparison:" in (NOTEBOOKS / f"{name}.py").read_text():
                 from rlvr_lib.experiments.lm_lab import load_pilot
 
                 # the pilot's choice is a parameter, so that a new choice re-executes the notebooks it sizes
