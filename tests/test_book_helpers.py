@@ -90,3 +90,18 @@ def test_notebook_margins_are_read_from_the_parameters_cells():
     m = book.notebook_margins(["lm_e1_clipping"]).set_index("margin")
     assert {"acc_margin", "entropy_margin", "clip_floor"} <= set(m.index)
     assert m.loc["acc_margin", "value"] == 0.02
+
+
+def test_reproduce_cell_gives_a_papermill_command_that_carries_every_parameter():
+    import shlex
+
+    import yaml
+
+    from rlvr_lib.pipeline.runner import papermill_command, reproduce_text
+
+    params = {"profile": "full", "learning_rate": 5e-05, "seeds_per_comparison": {"C4": 3}, "seeds": [0, 1]}
+    argv = shlex.split(papermill_command("lm_e1_clipping", params))
+    assert argv[:2] == ["jupytext", "--to"] and "papermill" in argv
+    assert yaml.safe_load(argv[argv.index("-y") + 1]) == params  # papermill reads -y as YAML
+    text = reproduce_text("lm_e1_clipping", params, 203.4, ["lm_e1.csv"])
+    assert "203 s" in text and 'href="../downloads/tables/lm_e1.csv"' in text

@@ -184,12 +184,10 @@ def papermill_command(name: str, parameters: dict) -> str:
     """The shell command that re-executes notebook `name` with `parameters` through papermill."""
     import shlex
 
-    args = " ".join(
-        f"-p {k} {shlex.quote(json.dumps(v) if not isinstance(v, str) else v)}" for k, v in parameters.items()
-    )
+    args = f" -y {shlex.quote(json.dumps(parameters))}" if parameters else ""  # JSON is YAML: lists and dicts too
     return (
         f"jupytext --to ipynb notebooks/{name}.py -o /tmp/{name}.ipynb && "
-        f"papermill /tmp/{name}.ipynb /tmp/{name}.out.ipynb --cwd . {args}".rstrip()
+        f"papermill /tmp/{name}.ipynb /tmp/{name}.out.ipynb --cwd .{args}"
     )
 
 
