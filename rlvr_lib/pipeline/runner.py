@@ -184,7 +184,11 @@ def papermill_command(name: str, parameters: dict) -> str:
     """The shell command that re-executes notebook `name` with `parameters` through papermill."""
     import shlex
 
-    args = f" -y {shlex.quote(json.dumps(parameters))}" if parameters else ""  # JSON is YAML: lists and dicts too
+    import yaml
+
+    # papermill reads -y with PyYAML, which takes 5e-05 for a string: PyYAML's own dumper writes what it reads back
+    flow = yaml.safe_dump(parameters, default_flow_style=True, width=10**6).strip() if parameters else ""
+    args = f" -y {shlex.quote(flow)}" if parameters else ""
     return (
         f"jupytext --to ipynb notebooks/{name}.py -o /tmp/{name}.ipynb && "
         f"papermill /tmp/{name}.ipynb /tmp/{name}.out.ipynb --cwd .{args}"
