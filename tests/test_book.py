@@ -56,7 +56,7 @@ def test_notebook_smoke_run(smoke_site, name):
     assert str(ROOT) not in json.dumps(nb["metadata"])
     wall = json.loads((smoke_site / "walls.json").read_text())[name]
     assert wall < 30, f"{name} smoke run took {wall:.0f} s (the budget is 30 s)"
-    if name != "lm_hyperparameters":
+    if name not in ("lm_hyperparameters", "lm_pilot"):  # they size the experiments and decide nothing
         v = json.loads((smoke_site / "results" / "verdicts" / f"{name}.json").read_text())
         assert v and all(x["verdict"] in VERDICTS for x in v)
 

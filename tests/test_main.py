@@ -9,7 +9,8 @@ def test_book_is_rebuilt_in_full_exactly_when_results_change(tmp_path, monkeypat
     (tmp_path / "results" / "verdicts").mkdir(parents=True)
     (tmp_path / "book" / "_build").mkdir(parents=True)
     verdict = tmp_path / "results" / "verdicts" / "x.json"
-    verdict.write_text('[{"verdict": "supported"}]')
+    one = '[{{"claim": "C1", "verdict": "{}", "statistic": "s", "level": "exact"}}]'
+    verdict.write_text(one.format("supported"))
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
 
@@ -19,7 +20,7 @@ def test_book_is_rebuilt_in_full_exactly_when_results_change(tmp_path, monkeypat
 
     assert full_rebuild()  # first build: no stamp
     assert not full_rebuild()  # nothing changed: incremental
-    verdict.write_text('[{"verdict": "inconclusive"}]')
+    verdict.write_text(one.format("inconclusive"))
     assert full_rebuild()  # a verdict changed: every page
     assert not full_rebuild()
     (tmp_path / "results" / "bases.json").write_text("{}")

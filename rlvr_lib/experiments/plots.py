@@ -145,8 +145,8 @@ def lines(
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    if hue is not None or style is not None or marks:
-        ax.legend(title=legend_title, fontsize=8)
+    if (hue is not None or style is not None or marks) and ax.get_legend_handles_labels()[0]:
+        ax.legend(title=legend_title, fontsize=8)  # a panel with nothing to draw (all NaN) gets no legend
     return fig
 
 
