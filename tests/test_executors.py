@@ -22,8 +22,9 @@ from rlvr_lib.rl.records import is_finished, read_metrics, read_status
 IGNORED = {"wall_s", "eval/wall_s", "step_time", "eval/from_cache"}
 
 
-def cfgs(tiny_base, root, seeds=(0, 1), **kw):
-    base = dict(
+def tiny_run(tiny_base, root, experiment="ex") -> dict:
+    """The configuration fields of a run small enough for the suite."""
+    return dict(
         base=str(tiny_base),
         num_generations=4,
         prompts_per_step=2,
@@ -35,8 +36,12 @@ def cfgs(tiny_base, root, seeds=(0, 1), **kw):
         eval_items=8,
         eval_n_samples=2,
         output_root=str(root),
-        experiment="ex",
+        experiment=experiment,
     )
+
+
+def cfgs(tiny_base, root, seeds=(0, 1), **kw):
+    base = tiny_run(tiny_base, root)
     arms = [{"reward": {"random": 1.0}}, {"reward": {"ground_truth": 1.0}, "clip_rule": "none"}]
     return [ExperimentConfig(**{**base, **a, "seed": s, **kw}).to_dict() for a in arms for s in seeds]
 
@@ -186,21 +191,7 @@ def test_arms_share_common_random_numbers(tiny_base, tmp_path):
     common random numbers; another seed differs."""
     from rlvr_lib.rl.driver import run_experiment
 
-    kw = dict(
-        base=str(tiny_base),
-        reward={"random": 1.0},
-        num_generations=4,
-        prompts_per_step=2,
-        steps_per_generation=2,
-        max_steps=4,
-        max_completion_length=16,
-        learning_rate=3e-3,
-        eval_every=1000,
-        eval_items=4,
-        eval_n_samples=2,
-        output_root=str(tmp_path),
-        experiment="crn",
-    )
+    kw = {**tiny_run(tiny_base, tmp_path, "crn"), "reward": {"random": 1.0}, "eval_every": 1000, "eval_items": 4}
     rec = {}
     for name, rule, seed in (("clip", "symmetric", 0), ("none", "none", 0), ("other", "symmetric", 1)):
         d = run_experiment(ExperimentConfig(**kw, clip_rule=rule, seed=seed), progress=False)

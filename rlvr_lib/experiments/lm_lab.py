@@ -39,7 +39,6 @@ from rlvr_lib.verdicts import Verdict, decide, decide_effect
 EXPERIMENT = "tinylm"
 REPORTED_SEEDS = [0, 1, 2]  # the least any reported arm gets
 TUNING_SEEDS = [1000, 1001]
-PILOT_SEEDS = [1000, 1001, 1002]
 PRIMARY = "eval/exact_acc"  # the primary outcome of every accuracy verdict
 
 # 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
@@ -253,16 +252,24 @@ def change_table(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("a
     return pd.DataFrame(rows)
 
 
+def paired_values(df: pd.DataFrame, metric: str, arm_a: str, arm_b: str | None, what: str = "final") -> pd.Series:
+    """Per seed: arm_a's `what` (final, change or peak) of `metric`, minus arm_b's on the same seed (arm_b None:
+    arm_a's alone)."""
+    if what == "peak":
+        per = df[df.metric == metric].groupby(["arm", "seed"]).value.max()
+    else:
+        per = per_run_change(df, metric).set_index(["arm", "seed"])[what]
+    a = per.loc[arm_a]
+    if arm_b is None:
+        return a
+    b = per.loc[arm_b]
+    common_seeds = a.index.intersection(b.index)
+    return a.loc[common_seeds] - b.loc[common_seeds]
+
+
 def paired_difference(df: pd.DataFrame, metric: str, arm_a: str, arm_b: str, what: str = "final"):
     """Mean and 95% interval over seeds of (arm_a - arm_b) in `what` (final, change or peak), paired by seed."""
-    if what == "peak":
-        sub = df[df.metric == metric].groupby(["arm", "seed"]).value.max()
-        a, b = sub.loc[arm_a], sub.loc[arm_b]
-    else:
-        ch = per_run_change(df, metric).set_index(["arm", "seed"])[what]
-        a, b = ch.loc[arm_a], ch.loc[arm_b]
-    common_seeds = a.index.intersection(b.index)
-    return mean_ci((a.loc[common_seeds] - b.loc[common_seeds]).to_numpy(float))
+    return mean_ci(paired_values(df, metric, arm_a, arm_b, what).to_numpy(float))
 
 
 def fmt(m: float, h: float) -> str:
@@ -394,7 +401,7 @@ def clean_base_on_contaminated_items(profile: str, n_items: int | None = None) -
     _, dirty = resolve_base(base("contaminated", profile))
     clean_path, _ = resolve_base(base("default", profile))
     model, tok = load_policy(clean_path, progress=False)
-    n_items = n_items or (FULL if profile == "full" else SMOKE)["eval_items"]
+    n_items = n_items or common(profile, "", 0.0)["eval_items"]
     items = eval_items(dirty.task, dirty.contamination, dirty.contamination_digits)[:n_items]
     with torch.no_grad():
         acc = exact_accuracy(model.eval(), tok, items, fmt=dirty.task.format)
@@ -452,13 +459,7 @@ KEY_COMPARISONS = (
 
 def comparison_values(df: pd.DataFrame, c: Comparison) -> pd.Series:
     """Per seed: the comparison's value (the arm's change, or the paired difference of changes)."""
-    ch = per_run_change(df, c.metric).set_index(["arm", "seed"]).change
-    a = ch.loc[c.arm.label]
-    if c.other is None:
-        return a
-    b = ch.loc[c.other.label]
-    common_seeds = a.index.intersection(b.index)
-    return a.loc[common_seeds] - b.loc[common_seeds]
+    return paired_values(df, c.metric, c.arm.label, c.other.label if c.other else None, "change")
 
 
 def pilot_arms(base_path: str) -> dict:

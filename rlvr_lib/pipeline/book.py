@@ -120,6 +120,11 @@ def notebook_margins(names: list[str]) -> pd.DataFrame:
 LEVEL_ORDER = {"exact": 0, "tabular": 1, "tiny LM (mechanism)": 2, "tiny LM": 3, "not testable here": 4}
 
 
+def claim_key(claims: pd.Series) -> pd.Series:
+    """The claim each verdict speaks to ("C8" for "C8 (entropy coef)", "E7" for "E7 Shao et al.'s ordering")."""
+    return claims.str.split().str[0]
+
+
 def verdict_table(results_dir: str | Path = "../results", claims: list[str] | None = None) -> pd.DataFrame:
     rows = []
     for v in load_verdicts(results_dir):
@@ -142,7 +147,7 @@ def scorecard(results_dir: str | Path = "../results") -> pd.DataFrame:
     v = verdict_table(results_dir)
     rows = []
     for c, text in CLAIMS.items():
-        sub = v[v.claim.str.split().str[0] == c] if not v.empty else v
+        sub = v[claim_key(v.claim) == c] if not v.empty else v
         if sub.empty:
             rows.append(
                 {"claim": c, "statement": text, "level": "-", "verdict": "not tested", "statistic": "", "evidence": ""}
@@ -390,14 +395,13 @@ def verdict_matrix(
     several verdicts at one level), each a link to the page that computed it, with the statistic on hover; a
     legend; and the full statistics in a collapsible table beneath."""
     v = verdict_table(results_dir)
-    key = v.claim.str.split().str[0] if not v.empty else pd.Series(dtype=str)
-    head = "".join(f"<th>{html.escape(lv)}</th>" for lv in LEVELS)
-    body = []
     rows = {**CLAIMS, **EXTRA_ROWS}
     if claims is not None:
         rows = {c: rows[c] for c in claims}
-        v = v[v.claim.str.split().str[0].isin(claims)].reset_index(drop=True) if not v.empty else v
-        key = v.claim.str.split().str[0] if not v.empty else pd.Series(dtype=str)
+        v = v[claim_key(v.claim).isin(claims)].reset_index(drop=True) if not v.empty else v
+    key = claim_key(v.claim) if not v.empty else pd.Series(dtype=str)
+    head = "".join(f"<th>{html.escape(lv)}</th>" for lv in LEVELS)
+    body = []
     for c, text in rows.items():
         cells = []
         for lv in LEVELS:
@@ -468,7 +472,7 @@ def question_table(results_dir: str | Path, q: str) -> pd.DataFrame:
     v = verdict_table(results_dir)
     rows = []
     for statement, claims in QUESTIONS[q][1]:
-        sub = v[v.claim.str.split().str[0].isin(claims)] if not v.empty else v
+        sub = v[claim_key(v.claim).isin(claims)] if not v.empty else v
         decided = {lv: set(sub[sub.level == lv].verdict) for lv in LEVELS if (sub.level == lv).any()}
         flat = set().union(*decided.values()) if decided else set()
         if not decided:
@@ -489,7 +493,7 @@ def question_table(results_dir: str | Path, q: str) -> pd.DataFrame:
 
 
 def _one(v: pd.DataFrame, claim: str, level: str) -> str | None:
-    sub = v[(v.claim.str.split().str[0] == claim) & (v.level == level)]
+    sub = v[(claim_key(v.claim) == claim) & (v.level == level)]
     return None if sub.empty else ", ".join(sorted(set(sub.verdict)))
 
 
