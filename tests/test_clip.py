@@ -66,26 +66,36 @@ def test_gradient_vanishes_exactly_on_clipped_tokens():
 
 
 def test_clip_cov_detaches_a_random_share_inside_the_window():
+    """Ratios on both sides of 1 (old log-probs are not the current ones), so the rules differ: Clip-Cov's values
+    are clip-higher's token by token, unlike the symmetric rule's above 1.2 (A > 0) and the unclipped
+    objective's on clipped tokens; its gradient vanishes on clipped tokens and on the ones it selects."""
     g = torch.Generator().manual_seed(0)
     logp = torch.randn(64, 32, generator=g, dtype=torch.float64) * 3
+    old = logp + torch.randn(64, 32, generator=g, dtype=torch.float64) * 0.3
     adv = torch.randn(64, 1, generator=g, dtype=torch.float64) * 2
     mask = torch.ones(64, 32)
-    rule = ClipRule("clip_cov", 0.2, cov_ratio=0.01, cov_lb=1.0, cov_ub=5.0)
+    rule = ClipRule("clip_cov", 0.2, 0.28, cov_ratio=0.01, cov_lb=1.0, cov_ub=5.0)
     lp = logp.clone().requires_grad_(True)
-    out = clip_objective(
-        rule, torch.ones_like(lp) * torch.exp(lp - lp.detach()), adv, mask, lp, torch.Generator().manual_seed(1)
-    )
-    sel = out.cov_selected
-    assert int(sel.sum()) == int(0.01 * mask.numel())
+    ratio = torch.exp(lp - old)
+    out = clip_objective(rule, ratio, adv, mask, lp, torch.Generator().manual_seed(1))
+    sel, clipped = out.cov_selected, out.low | out.high
+    assert int(sel.sum()) == int(0.01 * mask.numel()) == 20
     a = adv.expand_as(logp)
     cov = (a - a.mean()) * (logp - logp.mean())
-    assert torch.all((cov[sel] > 1.0) & (cov[sel] < 5.0))
+    assert torch.all((cov[sel] > 1.0) & (cov[sel] < 5.0)) and not torch.any(sel & clipped)
+    r = ratio.detach()
+    want = [[naive(rule, r[i, j].item(), adv[i, 0].item()) for j in range(32)] for i in range(64)]
+    assert torch.equal(out.low, torch.tensor([[w[1] for w in row] for row in want]))
+    assert torch.equal(out.high, torch.tensor([[w[2] for w in row] for row in want]))
+    objective = torch.tensor([[w[0] for w in row] for row in want], dtype=torch.float64)
+    assert torch.allclose(out.objective, objective, rtol=0, atol=1e-12)
+    higher = (r > 1.2) & (a > 0)  # the symmetric rule caps these at 1.2 A, clip-higher at min(rho, 1.28) A
+    sym = clip_objective(ClipRule("symmetric", 0.2), ratio, adv).objective.detach()
+    assert int(((r > 1.2) & (r < 1.28) & (a > 0)).sum()) > 5 and torch.all(out.objective[higher] > sym[higher])
+    assert torch.equal(out.objective[~higher].detach(), sym[~higher])
+    assert int(clipped.sum()) > 50 and torch.all(out.objective[clipped] < (r * a)[clipped])
     out.objective.sum().backward()
-    assert torch.all(lp.grad[sel] == 0) and torch.all(lp.grad[~sel] != 0)
-    # objective values are unchanged (only their gradient is removed)
-    assert torch.allclose(
-        out.objective, clip_objective(ClipRule("symmetric", 0.2), torch.ones_like(logp), adv).objective
-    )
+    assert torch.all(lp.grad[sel | clipped] == 0) and torch.all(lp.grad[~sel & ~clipped] != 0)
 
 
 def test_clipping_bias_definition():

@@ -46,11 +46,33 @@ def test_mean_ci_is_a_t_interval():
 
 def test_mean_ci_along_an_axis_equals_the_scalar_version_per_slice():
     x = np.random.default_rng(0).normal(size=(5, 40))
-    x[2, :39] = np.nan  # one finite value in that row
+    x[2, :39] = np.nan  # one finite value in that row: its mean is that value, its half-width undefined
     m, h, n = mean_ci(x, axis=-1)
-    for i in range(5):
+    for i in (0, 1, 3, 4):
         mi, hi, ni = mean_ci(x[i])
-        assert m[i] == pytest.approx(mi) and n[i] == ni and (h[i] == pytest.approx(hi) or math.isnan(hi))
+        assert m[i] == pytest.approx(mi) and h[i] == pytest.approx(hi) and n[i] == ni == 40
+    assert m[2] == x[2, 39] and n[2] == 1 and math.isnan(h[2])
+    mt, ht, nt = mean_ci(x.T, axis=0)  # the other axis of the transposed array: the same numbers
+    assert np.array_equal(mt, m) and np.array_equal(ht, h, equal_nan=True) and np.array_equal(nt, n)
+
+
+def test_mean_ci_by_hand():
+    """Rows worked by hand: mean, sd (n - 1 in the denominator) and t from the tables above."""
+    x = np.array(
+        [
+            [1.0, 2.0, 3.0, np.nan],  # mean 2, sd 1, 4.3027 * 1 / sqrt(3) = 2.4842
+            [2.0, np.inf, 4.0, np.nan],  # mean 3, sd sqrt(2), 12.706 * sqrt(2) / sqrt(2) = 12.706
+            [5.0, 5.0, 5.0, 5.0],  # no spread: half-width 0
+            [7.0, np.nan, np.nan, np.nan],  # one value: mean 7, half-width undefined
+            [np.nan, np.nan, -np.inf, np.nan],  # nothing finite
+        ]
+    )
+    m, h, n = mean_ci(x, axis=1)
+    assert n.tolist() == [3, 2, 4, 1, 0]
+    assert m[:4].tolist() == [2.0, 3.0, 5.0, 7.0] and math.isnan(m[4])
+    assert h[0] == pytest.approx(2.4842, abs=5e-4) and h[1] == pytest.approx(12.706, abs=1e-3) and h[2] == 0.0
+    assert math.isnan(h[3]) and math.isnan(h[4])
+    assert mean_ci([10.0, 14.0]) == pytest.approx((12.0, 12.706 * 2.0, 2), abs=3e-3)  # sd 2 sqrt(2), / sqrt(2)
 
 
 def test_mean_ci_covers_at_its_nominal_rate():
@@ -60,10 +82,24 @@ def test_mean_ci_covers_at_its_nominal_rate():
 
 
 def test_seed_band_per_group():
-    df = pd.DataFrame({"arm": ["a"] * 3 + ["b"] * 2, "step": 0, "value": [1.0, 2.0, 3.0, 5.0, 5.0]})
-    band = seed_band(df, ["arm", "step"]).set_index("arm")
-    assert band.loc["a", "mean"] == 2.0 and band.loc["a", "ci"] == pytest.approx(mean_ci([1, 2, 3])[1])
-    assert band.loc["b", "ci"] == 0.0 and list(band.columns) == ["step", "mean", "ci", "n"]
+    """Groups worked by hand (t quantiles from the tables above), one row per group in sorted order."""
+    df = pd.DataFrame(
+        {
+            "arm": ["b"] * 2 + ["a"] * 4 + ["c"] + ["d"] * 2,
+            "step": [0, 0, 0, 0, 0, 0, 0, 3, 3],
+            "value": [4.0, 6.0, 1.0, 2.0, 3.0, np.nan, 7.0, 5.0, 5.0],
+        }
+    )
+    band = seed_band(df, ["arm", "step"])
+    assert list(band.columns) == ["arm", "step", "mean", "ci", "n"] and band.arm.tolist() == ["a", "b", "c", "d"]
+    band = band.set_index("arm")
+    assert band.loc["a", "mean"] == 2.0 and band.loc["a", "n"] == 3  # the NaN is not a seed
+    assert band.loc["a", "ci"] == pytest.approx(2.4842, abs=5e-4)  # sd 1: 4.3027 / sqrt(3)
+    assert band.loc["b", "mean"] == 5.0 and band.loc["b", "ci"] == pytest.approx(12.706, abs=1e-3)  # sd sqrt(2)
+    assert band.loc["c", "mean"] == 7.0 and band.loc["c", "n"] == 1 and math.isnan(band.loc["c", "ci"])
+    assert band.loc["d", "step"] == 3 and band.loc["d", "ci"] == 0.0
+    one = seed_band(df.rename(columns={"value": "acc"}), ["arm"], value="acc")
+    assert list(one.columns) == ["arm", "mean", "ci", "n"] and one["n"].tolist() == [3, 2, 1, 2]
 
 
 def test_interval_sign():

@@ -208,7 +208,8 @@ def test_on_policy_run_never_clips(tiny_base, tmp_path):
         progress=False,
     )
     rows = [r for r in read_metrics(d) if "ratio/max" in r]
-    assert all(r["ratio/max"] == 1.0 and r["clip_ratio/region_mean"] == 0.0 for r in rows)
+    assert [r["step"] for r in rows] == [1, 2, 3]  # every step logged its ratios
+    assert [(r["ratio/min"], r["ratio/max"], r["clip_ratio/region_mean"]) for r in rows] == [(1.0, 1.0, 0.0)] * 3
 
 
 def test_finished_runs_are_skipped(tiny_base, tmp_path):
