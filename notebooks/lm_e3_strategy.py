@@ -37,7 +37,6 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 share_margin: float = 0.05  # smallest effect of interest: the preferred style's share
-acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
 
 # %%
 from rlvr_lib._checks import check_parameters
@@ -51,7 +50,7 @@ check_parameters(globals())  # a parameter of the wrong type stops here, naming 
 # %%
 from rlvr_lib.experiments.lm_lab import margins_table
 
-margins_table(share_margin=share_margin, acc_margin=acc_margin)
+margins_table(share_margin=share_margin)
 
 # %%
 from rlvr_lib.experiments import lm_lab as lm
@@ -98,4 +97,4 @@ fig = plots.grid(
 # ## Verdicts (computed)
 
 # %%
-save_verdicts(lm.e3_verdicts(table, share_margin, acc_margin), results_dir, "lm_e3_strategy")
+save_verdicts(lm.e3_verdicts(table, share_margin), results_dir, "lm_e3_strategy")

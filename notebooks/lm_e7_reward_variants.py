@@ -96,4 +96,4 @@ fig = plots.bars(
 # ## Verdict (computed)
 
 # %%
-save_verdicts(lm.e7_verdicts(table, acc_margin), results_dir, "lm_e7_reward_variants")
+save_verdicts(lm.e7_verdicts(table, acc_margin, df), results_dir, "lm_e7_reward_variants")

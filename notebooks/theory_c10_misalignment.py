@@ -79,10 +79,10 @@ fig = plots.lines(
     title="Reward-misalignment model (G = 16)",
 )
 
-# %% mystnb={"figure": {"caption": "E[Delta] with n_c ~ Bin(G, p) against the base model's accuracy p, and the same curve mirrored (p -> 1 - p): the two coincide, so the moments cannot say that stronger models benefit more.", "name": "fig-c10-p"}}
+# %% mystnb={"figure": {"caption": "E[Delta] with n_c ~ Bin(G, p) against the base model's accuracy p, and the same expectation by enumeration at 1 - p (mirrored): the two coincide, so the moments cannot say that stronger models benefit more.", "name": "fig-c10-p"}}
 fig = plots.lines(
     by_p.melt(
-        id_vars="p", value_vars=["E_closed", "E_enum", "E_closed_mirror"], var_name="quantity", value_name="value"
+        id_vars="p", value_vars=["E_closed", "E_enum", "E_enum_mirror"], var_name="quantity", value_name="value"
     ),
     "p",
     "value",

@@ -113,6 +113,16 @@ def seeds_needed(half: float, n: int, margin: float, cap: int = 10_000) -> int:
     return k
 
 
+def seeds_to_decide(mean: float, half: float, n: int, margin: float, cap: int = 10_000) -> int:
+    """Fewest seeds whose 95% interval would reach a verdict at the measured effect `mean` and spread (read back
+    from `half` over `n` seeds, as in :func:`seeds_needed`): a half-width at most abs(mean) (the interval clears
+    zero) or at most margin - abs(mean) (it fits inside the margin), whichever is larger. This is the pilot's
+    rule; it assumes the measured mean is the true one, so it is a planning number, not a promise."""
+    if not math.isfinite(mean):
+        return cap
+    return seeds_needed(half, n, max(abs(mean), margin - abs(mean)), cap=cap)
+
+
 def interval_sign(m: float, h: float) -> int:
     """+1 if the interval m +- h lies above 0, -1 if below, 0 if it covers 0 (or is undefined)."""
     if not (math.isfinite(m) and math.isfinite(h)):

@@ -7,6 +7,7 @@ import tarfile
 import pandas as pd
 import pytest
 
+from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.pipeline import book
 from rlvr_lib.verdicts import Verdict, save_verdicts
 
@@ -16,11 +17,11 @@ def results(tmp_path):
     r = tmp_path / "results"
     save_verdicts(
         [
-            Verdict("C6", "supported", "dH -0.01", "tabular"),
-            Verdict("C6", "inconclusive", "dH -0.001 [-0.01, 0.008]", "tiny LM"),
-            Verdict("C8 (entropy coef)", "not supported", "x", "tiny LM"),
-            Verdict("C8 (entropy reward)", "not testable here", "y", "tiny LM"),
-            Verdict("E7 Shao et al.'s ordering", "not supported", "z", "tiny LM"),
+            Verdict("C6", "supported", "dH -0.01", "tabular", reason="lower_in_every_init"),
+            Verdict("C6", "inconclusive", "dH -0.001 [-0.01, 0.008]", "tiny LM", reason="undecided"),
+            Verdict("C8 (entropy coef)", "not supported", "x", "tiny LM", reason="gain_where_mode_wrong"),
+            Verdict("C8 (entropy reward)", "not testable here", "y", "tiny LM", reason="check_failed"),
+            Verdict("E7 Shao et al.'s ordering", "not supported", "z", "tiny LM", reason="random_lowers"),
         ],
         r,
         "nb_a",
@@ -32,35 +33,129 @@ def results(tmp_path):
 def test_matrix_has_a_chip_per_verdict_linking_its_page_with_the_statistic_on_hover(results):
     h = book.verdict_matrix(results)
     assert h.count('class="rlvr-chip" style') == 5 + len(book.VERDICT_COLORS)  # chips + legend
-    assert 'href="executed/nb_a.html"' in h and 'title="C6 [tiny LM]: inconclusive - dH -0.001' in h
+    assert (
+        'href="executed/nb_a.html"' in h and 'title="C6 [tiny LM]: inconclusive (undecided; neither) - dH -0.001' in h
+    )
     assert "<figcaption>" in h and "<details>" in h
     only = book.verdict_matrix(results, claims=["C8"])
     matrix = only.split("<details>")[0]
     assert matrix.count("<tr>") - 1 == 1 and "entropy reward" in matrix  # one claim row; qualifiers shown
 
 
+E7 = "E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)"
+
+
 @pytest.mark.parametrize(
-    "e7, phrase",
+    "e0, e0_reason, e7, e7_reason, says, never",
     [
-        ("not supported", "lowers accuracy"),
-        ("supported", "raises accuracy"),
-        ("effect excluded", "unchanged"),
-        ("inconclusive", "undecided"),
+        ("not supported", "opposite_side", "not supported", "random_lowers", "lowers exact accuracy", "raises exact"),
+        ("supported", "beyond_margin", "supported", "ordering_holds", "raises exact accuracy", "lowers"),
+        # random raises accuracy MORE than ground truth: E7 is not supported, yet accuracy did not fall
+        ("supported", "beyond_margin", "not supported", "random_not_below_ground_truth", "at least as much", "lowers"),
+        ("effect excluded", "within_margin", "not supported", "random_gain_excluded", "less than the margin", "lowers"),
+        ("inconclusive", "undecided", "inconclusive", "random_undecided", "undecided", "lowers"),
     ],
 )
-def test_answers_follow_the_verdicts(tmp_path, e7, phrase):
-    save_verdicts([Verdict("E7 x", e7, "s", "tiny LM")], tmp_path, "nb")
+def test_answers_compose_the_premise_from_the_reasons(tmp_path, e0, e0_reason, e7, e7_reason, says, never):
+    save_verdicts(
+        [Verdict("E0", e0, "s", "tiny LM", reason=e0_reason), Verdict(E7, e7, "s", "tiny LM", reason=e7_reason)],
+        tmp_path,
+        "nb",
+    )
     text = book.answers(tmp_path)
-    assert phrase in text and "(C6) - not tested" in text
+    first = text.split("Claim by claim")[0]
+    assert says in first and never not in first
+    assert lm.E7_REASONS[e7_reason] in first and f"(E7: **{e7}**)" in first
+    assert ("a gain this testbed does not show" in first) == (e0_reason in ("opposite_side", "within_margin"))
+    assert "(C6, relative and absolute) - not tested" in text
     assert "No results yet" in book.answers(tmp_path / "missing")
 
 
-def test_question_table_says_whether_levels_agree(results):
-    q1 = book.question_table(results, "Q1").set_index("statement")
-    assert q1.loc["Clipping under random rewards lowers entropy", "levels"] == "part"
-    assert q1.loc["The gains are not contamination", "levels"] == "not tested"
-    q2 = book.question_table(results, "Q2")
-    assert q2.levels.iloc[0] == "part"  # two different verdicts at the one level
+def test_answers_name_each_row_of_a_claim(tmp_path):
+    save_verdicts(
+        [
+            Verdict("C6", "inconclusive", "s", "tiny LM", reason="undecided"),
+            Verdict("C6 (absolute)", "not supported", "s", "tiny LM", reason="opposite_side"),
+        ],
+        tmp_path,
+        "nb",
+    )
+    assert "tiny LM: **inconclusive**, **not supported** (absolute)" in book.answers(tmp_path)
+
+
+def sv(claim, verdict, level, polarity=1):
+    return Verdict(claim, verdict, "s", level, polarity=polarity, reason="r")
+
+
+def test_question_table_counts_each_row_with_the_sign_of_its_meaning(tmp_path):
+    """C3 "negligible over training" SUPPORTED is evidence AGAINST "clipping lowers entropy"; C6 supported is
+    evidence for it. Counting both as the same kind of verdict (the old table) would read 'for' or 'part'."""
+    save_verdicts(
+        [
+            sv("C6", "supported", "tabular"),
+            sv("C3 (negligible over training)", "supported", "tabular"),
+            sv("C6", "not supported", "tiny LM"),
+            sv("C6 (absolute)", "not supported", "tiny LM"),
+            sv("C3 (negligible over training)", "supported", "tiny LM (mechanism)"),
+        ],
+        tmp_path,
+        "nb",
+    )
+    q = book.question_table(tmp_path, "Q1").set_index("statement")
+    r = q.loc["Clipping under random rewards lowers entropy"]
+    assert r["tabular"].startswith("mixed") and r["tiny LM"].startswith("against")
+    assert r["tiny LM (mechanism)"].startswith("against") and r["exact"] == "not tested"
+    assert r["levels"] == "disagree"
+    assert q.loc["The gains are not contamination", "levels"] == "not tested"
+    # a row is counted only under the statements that name it
+    assert q.loc["Per step, the clipping correction is small next to the raw surrogate", "levels"] == "not tested"
+
+
+@pytest.mark.parametrize(
+    "rows, levels",
+    [
+        ([sv("C8", "supported", "tabular"), sv("C8 (entropy coef)", "supported", "tiny LM")], "agree: for"),
+        (
+            [sv("C8", "not supported", "tabular"), sv("C8 (entropy coef)", "effect excluded", "tiny LM")],
+            "agree: against",
+        ),
+        ([sv("C8", "supported", "tabular"), sv("C8 (entropy coef)", "inconclusive", "tiny LM")], "one level: for"),
+        ([sv("C8", "not supported", "tabular")], "one level: against"),
+        ([sv("C8", "supported", "tabular"), sv("C8 (entropy coef)", "not supported", "tiny LM")], "disagree"),
+        ([sv("C8 (entropy coef)", "inconclusive", "tiny LM"), sv("C8", "not testable here", "tabular")], "undecided"),
+        ([], "not tested"),
+    ],
+)
+def test_question_table_reaches_every_agreement(tmp_path, rows, levels):
+    save_verdicts([*rows, sv("C1", "supported", "exact")], tmp_path, "nb")
+    assert book.question_table(tmp_path, "Q2").levels.iloc[0] == levels
+
+
+def test_a_row_about_the_explanation_is_counted_under_the_explanation_only(tmp_path):
+    save_verdicts([sv("C10 (predicts C11)", "not supported", "exact", polarity=0)], tmp_path, "nb")
+    q = book.question_table(tmp_path, "Q1").set_index("statement")
+    assert q.loc["The misalignment moments alone say who gains", "exact"].startswith("against")
+    assert q.loc["Stronger models gain more from random rewards", "levels"] == "not tested"
+    v = book.verdict_table(tmp_path)
+    assert v["bears on the claim"].iloc[0] == "neither (tests its explanation)"
+
+
+@pytest.mark.parametrize(
+    "signs, reading",
+    [([], "not tested"), ([0, 0], "undecided"), ([1, 0], "for"), ([-1], "against"), ([1, -1, 0], "mixed")],
+)
+def test_level_reading(signs, reading):
+    assert book.level_reading(signs) == reading
+
+
+def test_c5_reading_matches_the_closed_form_worked_by_hand():
+    """c(pi) = sum pi^2 (log pi + H) - (1 - sum pi^2) / 2 (reconstructed, C5), by hand. Uniform over 10: every
+    log pi + H is 0 and sum pi^2 = 0.1, so c = -0.45: it loses entropy. One action at 0.9 and 99 sharing 0.1
+    (t = 0.1/99 each): H = 0.7846, sum pi^2 = 0.8101, the sum is 0.81 (log 0.9 + H) + 99 t^2 (log t + H) =
+    0.55018 - 0.00062, so c = 0.54956 - 0.09495 = +0.4546: it gains entropy."""
+    text = book.c5_reading()
+    assert "10 actions loses entropy ($c = -0.450$)" in text
+    assert "99 equal tail actions gains it ($c = +0.455$)" in text
 
 
 def test_downloads_hold_tables_verdicts_and_runs_with_a_manifest(tmp_path, results):

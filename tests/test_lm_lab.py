@@ -40,13 +40,6 @@ def test_change_table_and_paired_difference():
     assert m == pytest.approx(d.mean()) and h == pytest.approx(4.303 * d.std(ddof=1) / math.sqrt(3), rel=1e-3)
 
 
-def test_verdict_from_sign():
-    assert lm.verdict_from_sign("C4", 0.2, 0.1, "x").verdict == "supported"
-    assert lm.verdict_from_sign("C4", -0.2, 0.1, "x").verdict == "not supported"
-    assert lm.verdict_from_sign("C4", 0.0, 0.1, "x").verdict == "inconclusive"
-    assert lm.verdict_from_sign("C6", -0.2, 0.1, "x", expect=-1).verdict == "supported"
-
-
 def test_arms_are_explicit_records():
     arms = lm.arms("b", [lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP], group="g")
     assert arms[("g", "random, no clip")] == {"base": "b", "reward": {"random": 1.0}, "clip_rule": "none"}
@@ -138,6 +131,17 @@ def test_pilot_sizes_each_comparison_from_its_spread_and_caps_it_at_the_budget()
     for _, r in noisy.iterrows():
         n, sd = r["seeds for half-width <= margin"], r["pilot sd"]
         assert t975(n - 1) * sd / math.sqrt(n) <= r["margin"] < t975(n - 2) * sd / math.sqrt(n - 1)
+
+
+def test_a_pilot_needing_more_than_the_budget_says_so():
+    """Small effects with a large spread: deciding them needs more seeds than the budget; each gets the budget and
+    is marked as not within it, while a comparison that fits is marked as within."""
+    df = pilot_runs(0.05, 0.01)
+    t = lm.pilot_table(df, {"acc_margin": 0.02, "entropy_margin": 0.004}, max_seeds=4).set_index("claim")
+    over = t[t["seeds to decide"] > 4]
+    assert len(over) and (over["seeds used"] == 4).all() and not over["within budget"].any()
+    roomy = lm.pilot_table(df, {"acc_margin": 0.02, "entropy_margin": 0.004}, max_seeds=1000).set_index("claim")
+    assert roomy["within budget"].all() and (roomy["seeds used"] == roomy["seeds to decide"].clip(lower=3)).all()
 
 
 def test_a_large_pilot_effect_is_decided_with_few_seeds():

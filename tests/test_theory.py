@@ -93,9 +93,17 @@ def test_c10_closed_form_enumeration_and_monte_carlo():
     e, v = mis.delta_moments(5, 16)
     assert abs(x.mean() - e) < 4 * x.std() / math.sqrt(x.size)
     assert x.var() == pytest.approx(v, rel=0.03)
-    for p in (0.0, 0.2, 0.5, 0.9):
-        assert mis.expected_delta_over_p(p, 16) == pytest.approx(mis.expected_delta_over_p_enumerated(p, 16), abs=1e-12)
-        assert mis.expected_delta_over_p(p, 16) == pytest.approx(mis.expected_delta_over_p(1 - p, 16))
+    # (G - 1) p (1 - p) worked by hand for G = 16: 15 x 0.25 x 0.75 = 2.8125, 15 x 0.2 x 0.8 = 2.4, 0 at p = 0
+    for p, by_hand in ((0.0, 0.0), (0.25, 2.8125), (0.75, 2.8125), (0.2, 2.4), (0.8, 2.4), (0.5, 3.75)):
+        assert mis.expected_delta_over_p(p, 16) == pytest.approx(by_hand, abs=1e-12)
+        assert mis.expected_delta_over_p_enumerated(p, 16) == pytest.approx(by_hand, abs=1e-12)
+
+
+def test_the_enumerated_mixture_does_not_call_the_closed_forms(monkeypatch):
+    """The enumeration over n_c sums enumerated conditional means, so breaking the closed forms changes nothing."""
+    monkeypatch.setattr(mis, "delta_moments", lambda n_c, G: (float("nan"), float("nan")))
+    monkeypatch.setattr(mis, "expected_delta_over_p", lambda p, G: float("nan"))
+    assert mis.expected_delta_over_p_enumerated(0.25, 16) == pytest.approx(2.8125, abs=1e-12)
 
 
 def test_expected_advantage_of_correct_responses_is_zero_under_random_rewards():
@@ -104,8 +112,16 @@ def test_expected_advantage_of_correct_responses_is_zero_under_random_rewards():
         assert abs(m) < 4 * se
 
 
-def test_clipping_bias_scan_runs_and_ratio_is_large_when_few_tokens_clip():
-    t = lab.c3_scan(SimConfig(K=20, L=8, G=8, mu=3, eta=10.0, seeds=32), ClipRule("symmetric"), "eta", [10.0, 40.0])
+def test_clipping_bias_ratio_is_large_when_few_tokens_clip_and_falls_as_more_do():
+    """The law of clipping's shape: at the smallest step no token clips (ratio infinite); where a few percent
+    clip the raw surrogate is more than 5 times the correction (the C3 threshold); the ratio falls as the clip
+    rate rises, towards 1 when a third of the tokens clip."""
+    etas = [2.0, 4.0, 10.0, 40.0]
+    t = lab.c3_scan(SimConfig(K=20, L=8, G=8, mu=3, eta=10.0, seeds=32), ClipRule("symmetric"), "eta", etas)
     assert (t.E_abs_N_raw > 0).all()
+    assert t.p_plus.iloc[0] == 0 and np.isinf(t.ratio.iloc[0])
     clipped = t[t.p_plus > 0]
-    assert len(clipped) and (clipped.ratio > 1).all()
+    assert (np.diff(clipped.p_plus) > 0).all() and (np.diff(clipped.ratio) < 0).all()
+    few = clipped[clipped.p_plus < 0.05]
+    assert len(few) and (few.ratio > 5).all()
+    assert clipped.ratio.iloc[-1] < 3

@@ -8,15 +8,35 @@ import pytest
 
 from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.experiments import theory_lab as lab
-from rlvr_lib.stats import seeds_needed, t975
-from rlvr_lib.verdicts import VERDICTS, Verdict, decide, decide_effect
+from rlvr_lib.stats import seeds_needed, seeds_to_decide, t975
+from rlvr_lib.verdicts import REASONS, VERDICTS, Verdict, decide, decide_effect
 
 SUP, NOT, INC, EXC, NTH, PRE = VERDICTS
 
 
-def outcome(verdicts: list[Verdict], claim: str) -> str:
+def row(verdicts: list[Verdict], claim: str) -> Verdict:
     (v,) = [v for v in verdicts if v.claim == claim]
-    return v.verdict
+    return v
+
+
+def outcome(verdicts: list[Verdict], claim: str) -> str:
+    return row(verdicts, claim).verdict
+
+
+def test_a_verdict_needs_a_reason_and_a_known_polarity():
+    with pytest.raises(ValueError, match="no reason"):
+        Verdict("C1", SUP, "s", "exact")
+    with pytest.raises(ValueError, match="polarity"):
+        Verdict("C1", SUP, "s", "exact", polarity=2, reason="r")
+
+
+@pytest.mark.parametrize(
+    "verdict, polarity, stance",
+    [(SUP, 1, 1), (NOT, 1, -1), (EXC, 1, -1), (INC, 1, 0), (NTH, 1, 0), (PRE, 1, 0), (SUP, -1, -1), (NOT, -1, 1)]
+    + [(SUP, 0, 0), (NOT, 0, 0)],
+)
+def test_stance_is_the_verdict_sign_times_the_polarity(verdict, polarity, stance):
+    assert Verdict("Cx", verdict, "s", "tabular", polarity=polarity, reason="r").stance() == stance
 
 
 def test_decide_truth_table():
@@ -24,28 +44,49 @@ def test_decide_truth_table():
 
 
 @pytest.mark.parametrize(
-    "mean, half, expect, kw, expected",
+    "mean, half, expect, kw, expected, reason",
     [
-        (0.10, 0.05, 1, {}, SUP),
-        (-0.10, 0.05, -1, {}, SUP),
-        (-0.10, 0.05, 1, {}, NOT),
-        (0.00, 0.01, 1, {}, EXC),
-        (0.015, 0.004, 1, {}, EXC),  # nonzero, but smaller than the margin
-        (0.00, 0.10, 1, {}, INC),
-        (0.05, 0.04, 1, {}, SUP),
-        (0.10, 0.05, 1, {"failed_checks": ["clipping binds"]}, NTH),
-        (0.10, 0.05, 1, {"premise": ("no gain to explain", False)}, PRE),
-        (0.10, 0.05, 1, {"premise": ("no gain to explain", True)}, SUP),
-        (float("nan"), float("nan"), 1, {}, INC),
+        (0.10, 0.05, 1, {}, SUP, "beyond_margin"),
+        (-0.10, 0.05, -1, {}, SUP, "beyond_margin"),
+        (-0.10, 0.05, 1, {}, NOT, "opposite_side"),
+        (0.10, 0.05, -1, {}, NOT, "opposite_side"),
+        (0.00, 0.01, 1, {}, EXC, "within_margin"),
+        (0.015, 0.004, 1, {}, EXC, "within_margin"),  # nonzero, but smaller than the margin
+        (0.00, 0.10, 1, {}, INC, "undecided"),
+        (0.05, 0.04, 1, {}, SUP, "beyond_margin"),
+        (0.10, 0.05, 1, {"failed_checks": ["clipping binds"]}, NTH, "check_failed"),
+        (0.10, 0.05, 1, {"premise": ("no gain to explain", False)}, PRE, "premise_false"),
+        (0.10, 0.05, 1, {"premise": ("no gain to explain", True)}, SUP, "beyond_margin"),
+        (float("nan"), float("nan"), 1, {}, INC, "no_interval"),
     ],
 )
-def test_decide_effect_reaches_every_outcome(mean, half, expect, kw, expected):
-    verdict, note = decide_effect(mean, half, 3, 0.02, expect, **kw)
-    assert verdict == expected and note
+def test_decide_effect_reaches_every_outcome(mean, half, expect, kw, expected, reason):
+    verdict, note, why = decide_effect(mean, half, 3, 0.02, expect, **kw)
+    assert (verdict, why) == (expected, reason) and note and why in REASONS
     if expected == NTH:
         assert "clipping binds" in note
-    if expected == INC and np.isfinite(half):
-        assert "seeds" in note
+
+
+def test_inconclusive_reports_the_seeds_to_decide_and_the_seeds_for_the_margin():
+    """At a measured effect of 0.05 +- 0.06 over 3 seeds (margin 0.02), deciding needs a half-width of 0.05 (the
+    interval then clears zero); a half-width within the margin needs many more seeds. Both counts are the
+    smallest sufficient ones, checked here from the t quantiles directly."""
+    sd = 0.06 * np.sqrt(3) / t975(2)
+
+    def smallest(target):
+        k = 2
+        while t975(k - 1) * sd / np.sqrt(k) > target:
+            k += 1
+        return k
+
+    k_decide, k_margin = smallest(0.05), smallest(0.02)
+    assert (k_decide, k_margin) == (seeds_to_decide(0.05, 0.06, 3, 0.02), seeds_needed(0.06, 3, 0.02))
+    assert k_decide < k_margin
+    verdict, note, _ = decide_effect(0.05, 0.06, 3, 0.02)
+    assert verdict == INC
+    assert f"about {k_decide} seeds in all" in note and f"the margin 0.02, about {k_margin} seeds" in note
+    # near zero the decisive interval is the one inside the margin: margin - |m| = 0.015
+    assert seeds_to_decide(0.005, 0.06, 3, 0.02) == smallest(0.015)
 
 
 def test_seeds_needed_is_the_smallest_sufficient_count():
@@ -53,7 +94,8 @@ def test_seeds_needed_is_the_smallest_sufficient_count():
     half = t975(2) * sd / np.sqrt(3)
     k = seeds_needed(half, 3, 0.02)
     assert t975(k - 1) * sd / np.sqrt(k) <= 0.02 < t975(k - 2) * sd / np.sqrt(k - 1)
-    assert seeds_needed(0.01, 3, 0.02) == 2 or t975(1) * (0.01 * np.sqrt(3) / t975(2)) / np.sqrt(2) > 0.02
+    # sd = 0.01 sqrt(3) / 4.303 = 0.00403: two seeds give 12.706 sd / sqrt(2) = 0.036 > 0.02, three 0.0100
+    assert seeds_needed(0.01, 3, 0.02) == 3
     assert seeds_needed(float("nan"), 3, 0.02) == 10_000 and seeds_needed(0.1, 1, 0.02) == 10_000
 
 
@@ -66,6 +108,9 @@ def test_c1():
     assert outcome(lab.c1_verdicts(good), "C1") == SUP
     assert outcome(lab.c1_verdicts(good.assign(moment_3=0.1)), "C1") == NOT
     assert outcome(lab.c1_verdicts(good.assign(max_abs_A=good.bound + 0.5)), "C1") == NOT
+    asym = lab.c1_verdicts(good.assign(symmetry_gap=0.1))[0]
+    assert (asym.verdict, asym.reason) == (NOT, "failed_symmetry")
+    assert lab.c1_verdicts(good)[0].reason == "exact_match"
 
 
 def c2_c5_tables(power=2.0, first_z=0.0, uniform_sign=-1.0, rel_gap=0.0):
@@ -114,16 +159,19 @@ def test_c3(ratios, expected):
     assert outcome(lab.c3_verdicts(t), "C3 (small per step)") == expected
 
 
-def test_c3_without_clipping_is_inconclusive():
+def test_c3_without_clipping_is_not_testable():
     t = pd.DataFrame({"vary": "eps", "value": [0.2], "ratio": [np.inf], "p_plus": [0.0]})
-    assert outcome(lab.c3_verdicts(t), "C3 (small per step)") == INC
+    v = row(lab.c3_verdicts(t), "C3 (small per step)")
+    assert (v.verdict, v.reason) == (NTH, "check_failed")
 
 
-def dynamics(final_H: dict, final_ci: dict, peak: dict, peak_ci: float = 0.01, inits=("flat", "skewed")):
-    """A C6 / C7 table: entropy 1.0 at iteration 0 and final_H[rule] (+- final_ci[rule]) at iteration 2;
-    max ratio peak[rule] (+- peak_ci) at iteration 1."""
+def dynamics(final_H: dict, final_ci: dict, peak: dict, peak_ci: float = 0.01, inits=("flat", "skewed"), skewed=None):
+    """A C6 / C7 table: entropy 1.0 at iteration 0 and final_H[rule] (+- final_ci[rule]) at iteration 2 (in the
+    "skewed" init `skewed` when given, so the two inits can differ); max ratio peak[rule] (+- peak_ci) at
+    iteration 1."""
     rows = []
     for init, rule in itertools.product(inits, lab.C6_RULES):
+        H = skewed if (skewed is not None and init == "skewed") else final_H
         rows += [
             {"init": init, "rule": rule, "iteration": 0, "metric": "entropy", "mean": 1.0, "ci": 0.0},
             {
@@ -131,7 +179,7 @@ def dynamics(final_H: dict, final_ci: dict, peak: dict, peak_ci: float = 0.01, i
                 "rule": rule,
                 "iteration": 2,
                 "metric": "entropy",
-                "mean": final_H[rule],
+                "mean": H[rule],
                 "ci": final_ci[rule],
             },
             {"init": init, "rule": rule, "iteration": 0, "metric": "ratio_max", "mean": np.nan, "ci": np.nan},
@@ -147,15 +195,21 @@ PEAK_STABLE = {"none": 3.0, "symmetric": 1.3, "upper_only": 1.3, "lower_only": 1
 
 
 @pytest.mark.parametrize(
-    "final_H, c6",
+    "final_H, skewed, c6, absolute",
     [
-        (H_PARK, SUP),
-        ({**H_PARK, "symmetric": 1.0}, NOT),  # clipping raised entropy
-        ({**H_PARK, "symmetric": 0.9}, INC),  # no difference
+        (H_PARK, None, SUP, SUP),  # lower than no clip, and below the initial 1.0
+        ({**H_PARK, "symmetric": 1.0}, None, NOT, INC),  # clipping raised entropy relative to none; back to 1.0
+        ({**H_PARK, "symmetric": 0.9}, None, INC, SUP),  # no difference from none, but both fell
+        # below no clipping in both inits, yet above the start in the skewed one (none rose further there)
+        (H_PARK, {**H_PARK, "none": 1.4, "symmetric": 1.2}, SUP, NOT),
+        ({**H_PARK, "none": 1.4, "symmetric": 1.2}, None, SUP, NOT),
     ],
 )
-def test_c6(final_H, c6):
-    assert outcome(lab.c6_c7_verdicts(dynamics(final_H, CI_EQUAL, PEAK_STABLE)), "C6") == c6
+def test_c6_relative_and_absolute(final_H, skewed, c6, absolute):
+    v = lab.c6_c7_verdicts(dynamics(final_H, CI_EQUAL, PEAK_STABLE, skewed=skewed))
+    assert (outcome(v, "C6"), outcome(v, "C6 (absolute)")) == (c6, absolute)
+    reasons = {SUP: "falls_from_every_init", NOT: "rises_from_some_init", INC: "undecided"}
+    assert row(v, "C6 (absolute)").reason == reasons[absolute]
 
 
 @pytest.mark.parametrize(
@@ -205,7 +259,7 @@ def test_c8_c11_bandit(args, c8, c11):
     assert (outcome(v, "C8"), outcome(v, "C11")) == (c8, c11)
 
 
-def c10_tables(enum_gap=0.0, mc_z=0.0, mirror=0.0, adv_z=0.0):
+def c10_tables(enum_gap=0.0, mc_z=0.0, mirror=0.0, adv_z=0.0, var_rel=0.0, p_gap=0.0):
     t = pd.DataFrame(
         {
             "E_closed": [1.0, 2.0],
@@ -214,23 +268,36 @@ def c10_tables(enum_gap=0.0, mc_z=0.0, mirror=0.0, adv_z=0.0):
             "Var_enum": [1.0, 1.0],
             "E_mc": [1.0 + mc_z * 0.01, 2.0],
             "E_mc_se": [0.01, 0.01],
-            "Var_mc": [1.0, 1.0],
+            "Var_mc": [1.0 + var_rel, 1.0],
         }
     )
     tp = pd.DataFrame(
-        {"p": [0.3, 0.7], "E_closed": [1.0, 1.0], "E_enum": [1.0, 1.0], "E_closed_mirror": [1.0 + mirror, 1.0]}
+        {"p": [0.3, 0.7], "E_closed": [1.0 + p_gap, 1.0], "E_enum": [1.0, 1.0], "E_enum_mirror": [1.0 + mirror, 1.0]}
     )
     adv = pd.DataFrame({"p": [0.5], "mean": [adv_z * 0.01], "se": [0.01]})
     return t, tp, adv
 
 
 @pytest.mark.parametrize(
-    "kw, c10, c11",
-    [({}, SUP, NOT), ({"enum_gap": 1e-3}, NOT, NOT), ({"mc_z": 6.0}, INC, NOT), ({"adv_z": 6.0}, SUP, INC)],
+    "kw, c10, c10_reason, predicts, predicts_reason",
+    [
+        ({}, SUP, "moments_match", NOT, "moments_symmetric"),
+        ({"enum_gap": 1e-3}, NOT, "closed_form_differs_from_enumeration", NOT, "moments_symmetric"),
+        ({"mc_z": 6.0}, INC, "off_in_monte_carlo_mean", NOT, "moments_symmetric"),
+        ({"var_rel": 0.05}, INC, "off_in_monte_carlo_variance", NOT, "moments_symmetric"),
+        ({"p_gap": 1e-6}, INC, "off_in_mixture_over_p", NOT, "moments_symmetric"),
+        ({"adv_z": 6.0}, SUP, "moments_match", SUP, "moments_favour_a_side"),
+        ({"mirror": 1e-3}, SUP, "moments_match", SUP, "moments_favour_a_side"),
+        ({"mirror": 1e-8}, SUP, "moments_match", INC, "undecided"),
+    ],
 )
-def test_c10_and_c11_from_the_moments(kw, c10, c11):
+def test_c10_and_what_its_moments_predict(kw, c10, c10_reason, predicts, predicts_reason):
     v = lab.c10_verdicts(*c10_tables(**kw))
-    assert (outcome(v, "C10"), outcome(v, "C11")) == (c10, c11)
+    assert (outcome(v, "C10"), row(v, "C10").reason) == (c10, c10_reason)
+    p = row(v, "C10 (predicts C11)")
+    assert (p.verdict, p.reason) == (predicts, predicts_reason)
+    assert p.polarity == 0 and p.stance() == 0  # it tests the explanation, not whether stronger models gain more
+    assert "C11" not in {x.claim for x in v}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -313,19 +380,23 @@ def e1_data(acc_noclip, H_clip, H_noclip, ratio_clip, ratio_noclip, acc_clip, cl
 @pytest.mark.parametrize(
     "data, expected",
     [
-        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (SUP, SUP, EXC)),
-        ((DOWN, [0.2, 0.21, 0.22], [0.0] * 3, [2.0, 2.1, 2.2], [0.1, 0.1, 0.1], UP), (NOT, NOT, SUP)),
-        ((FLAT, FLAT, FLAT[::-1], [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], [0.3, 0.32, 0.34]), (INC, INC, SUP)),
-        ((TINY, TINY, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (EXC, EXC, SUP)),
-        ((UP, FLAT, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], DOWN), (SUP, INC, NOT)),
-        ((UP, FLAT, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], FLAT[::-1]), (SUP, INC, INC)),
-        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP, 0.0001), (SUP, NTH, NTH)),
+        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (SUP, SUP, SUP, EXC)),
+        ((DOWN, [0.2, 0.21, 0.22], [0.0] * 3, [2.0, 2.1, 2.2], [0.1, 0.1, 0.1], UP), (NOT, NOT, NOT, SUP)),
+        ((FLAT, FLAT, FLAT[::-1], [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], [0.3, 0.32, 0.34]), (INC, INC, INC, SUP)),
+        ((TINY, TINY, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP), (EXC, EXC, EXC, SUP)),
+        ((UP, FLAT, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], DOWN), (SUP, INC, INC, NOT)),
+        ((UP, FLAT, [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], FLAT[::-1]), (SUP, INC, INC, INC)),
+        # clipping lowers entropy relative to no clip (which rises more) while entropy itself rises: the
+        # relative and the absolute C6 rows part, as on the book's tiny LM
+        ((UP, [0.1, 0.11, 0.12], [0.3, 0.31, 0.32], [0.1] * 3, [2.0, 2.1, 2.2], UP), (SUP, SUP, NOT, EXC)),
+        ((UP, [-0.2, -0.21, -0.22], [0.0] * 3, [0.1, 0.1, 0.1], [2.0, 2.1, 2.2], UP, 0.0001), (SUP, NTH, NTH, NTH)),
     ],
 )
 def test_e1(data, expected):
     v = lm.e1_verdicts(*e1_data(*data), **M)
-    got = (outcome(v, "C4"), outcome(v, "C6"), outcome(v, "C7 (chosen step size)"))
+    got = tuple(outcome(v, c) for c in ("C4", "C6", "C6 (absolute)", "C7 (chosen step size)"))
     assert got == expected
+    assert row(v, "C6 (absolute)").statement == "random-reward GRPO with clipping lowers held-out entropy"
     assert "C7 (stress regime)" not in {x.claim for x in v}
 
 
@@ -357,39 +428,75 @@ def table(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "arm", "metric", "change", "ci"]).assign(n=3)
 
 
+E2_CASES = {  # (gain on the reliable-mode base, its ci, gain on the shortcut-mode base, entropy change)
+    "supported": ((0.1, 0.05, -0.1, -0.01), SUP, "gain_only_where_mode_correct"),
+    "gain where the mode is wrong": ((0.1, 0.05, 0.1, -0.01), NOT, "gain_where_mode_wrong"),
+    "undecided": ((0.0, 0.05, -0.1, -0.01), INC, "undecided"),
+    "no gain where correct": ((0.001, 0.005, -0.1, -0.01), NOT, "no_gain_where_mode_correct"),
+    "entropy not lowered": ((0.1, 0.05, -0.1, 0.0), NTH, "check_failed"),
+}
+
+
+def e2_table(coef: tuple, reward: tuple) -> pd.DataFrame:
+    rows = []
+    for a, (reliable, ci, shortcut, entropy) in ((lm.ENTROPY_COEF, coef), (lm.ENTROPY_REWARD, reward)):
+        for g, acc, acc_ci in (("default", reliable, ci), ("shortcut", shortcut, 0.05)):
+            rows += [(g, a.label, lm.PRIMARY, acc, acc_ci), (g, a.label, "eval/entropy", entropy, 0.005)]
+    return table(rows)
+
+
+@pytest.mark.parametrize("coef, reward", list(itertools.permutations(E2_CASES, 2)))
+def test_e2_each_arm_reads_its_own_rows(coef, reward):
+    """The two arms get different data, so reading one arm's (or one base's) rows for the other fails."""
+    (c_data, c_v, c_r), (r_data, r_v, r_r) = E2_CASES[coef], E2_CASES[reward]
+    v = lm.e2_verdicts(e2_table(c_data, r_data), 0.02)
+    got = {x.claim: (x.verdict, x.reason) for x in v}
+    assert got == {f"C8 ({lm.ENTROPY_COEF.label})": (c_v, c_r), f"C8 ({lm.ENTROPY_REWARD.label})": (r_v, r_r)}
+
+
+def test_e2_swapping_the_bases_changes_the_verdict():
+    good, bad = (0.1, 0.05, -0.1, -0.01), (-0.1, 0.05, 0.1, -0.01)
+    assert outcome(lm.e2_verdicts(e2_table(good, good), 0.02), "C8 (entropy coef)") == SUP
+    assert outcome(lm.e2_verdicts(e2_table(bad, bad), 0.02), "C8 (entropy coef)") == NOT
+
+
+E3_SHARES = {"up": (0.2, 0.05, SUP), "down": (-0.2, 0.05, NOT), "unclear": (0.0, 0.1, INC), "flat": (0.0, 0.01, EXC)}
+
+
+@pytest.mark.parametrize("default, shortcut", list(itertools.permutations(E3_SHARES, 2)))
+def test_e3_reads_each_base_s_own_preferred_style(default, shortcut):
+    """Each base's verdict reads the share of ITS preferred style (reliable on default, shortcut on shortcut);
+    the other style's share moves the opposite way, so reading the wrong one fails."""
+    rows = []
+    for g, case in (("default", default), ("shortcut", shortcut)):
+        share, ci, _ = E3_SHARES[case]
+        own, other = ("eval/share_reliable", "eval/share_shortcut")[:: 1 if g == "default" else -1]
+        for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP):
+            rows += [(g, a.label, own, share, ci), (g, a.label, other, -share - 0.3, 0.01)]
+            rows += [(g, a.label, lm.PRIMARY, 0.0, 0.01)]
+    v = lm.e3_verdicts(table(rows), 0.05)
+    for g, case in (("default", default), ("shortcut", shortcut)):
+        for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP):
+            assert outcome(v, f"E3 prior amplification ({g} base, {a.label})") == E3_SHARES[case][2]
+
+
 @pytest.mark.parametrize(
-    "reliable, ci, shortcut, entropy, expected",
+    "share, acc, rel, short, words",
     [
-        (0.1, 0.05, -0.1, -0.01, SUP),
-        (0.1, 0.05, 0.1, -0.01, NOT),
-        (0.0, 0.05, -0.1, -0.01, INC),
-        (0.001, 0.005, -0.1, -0.01, NOT),  # no gain on the reliable-mode base, down to the margin
-        (0.1, 0.05, -0.1, 0.0, NTH),  # entropy did not go down: the arm cannot speak for C8
+        # the book's shortcut-base case: share flat, accuracy down, execution within the reliable style down
+        ((0.009, 0.1), (-0.045, 0.04), (-0.1, 0.05), (0.0, 0.02), "came through execution, not through the choice"),
+        ((0.2, 0.05), (0.1, 0.05), (0.0, 0.1), (0.0, 0.1), "the choice of style moved with it"),
+        ((0.0, 0.1), (0.1, 0.05), (0.0, 0.1), (0.0, 0.1), "neither level of the decomposition moved clearly"),
+        ((0.2, 0.05), (0.0, 0.1), (0.0, 0.1), (0.0, 0.1), "exact accuracy did not move clearly"),
     ],
 )
-def test_e2(reliable, ci, shortcut, entropy, expected):
-    t = table(
-        [
-            (g, a.label, metric, value, half)
-            for a in (lm.ENTROPY_COEF, lm.ENTROPY_REWARD)
-            for g, acc, acc_ci in (("default", reliable, ci), ("shortcut", shortcut, 0.05))
-            for metric, value, half in ((lm.PRIMARY, acc, acc_ci), ("eval/entropy", entropy, 0.005))
-        ]
-    )
-    v = lm.e2_verdicts(t, 0.02)
-    assert len(v) == 2 and {x.verdict for x in v} == {expected}
-
-
-@pytest.mark.parametrize(
-    "share, ci, expected", [(0.2, 0.05, SUP), (-0.2, 0.05, NOT), (0.0, 0.1, INC), (0.0, 0.01, EXC)]
-)
-def test_e3(share, ci, expected):
-    rows = []
-    for g, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
-        for a in (lm.RANDOM_CLIP, lm.RANDOM_NO_CLIP):
-            rows += [(g, a.label, pref, share, ci), (g, a.label, lm.PRIMARY, share, ci)]
-    v = lm.e3_verdicts(table(rows), 0.05, 0.02)
-    assert len(v) == 4 and {x.verdict for x in v} == {expected}
+def test_e3_reading_says_what_moved(share, acc, rel, short, words):
+    text = lm.share_reading((*share, 3), (*acc, 3), {"reliable": (*rel, 3), "shortcut": (*short, 3)})
+    assert words in text
+    if share[0] - share[1] > 0:
+        assert text.startswith("the preferred style's share rose")
+    if abs(share[0]) < share[1]:
+        assert text.startswith("the preferred style's share did not move clearly")
 
 
 def step0(clean: float, contaminated: float) -> pd.DataFrame:
@@ -472,25 +579,39 @@ def test_e6(diff, spread, share, expected):
     assert outcome(lm.e6_verdicts(df, 0.004, 0.001), "C12") == expected
 
 
+def e7_runs(gt: list, rnd: list) -> pd.DataFrame:
+    return runs({lm.GROUND_TRUTH.label: gt, lm.RANDOM.label: rnd}, lm.PRIMARY)
+
+
 @pytest.mark.parametrize(
-    "gt, rnd, ci, expected",
+    "gt, rnd, e0, e7, reason",
     [
-        (0.3, 0.1, 0.05, SUP),
-        (0.3, -0.1, 0.05, NOT),
-        (0.3, 0.0, 0.05, INC),
-        (0.1, 0.3, 0.05, NOT),
-        (0.3, 0.0, 0.005, NOT),
+        ([0.3, 0.32, 0.34], [0.1, 0.12, 0.14], SUP, SUP, "ordering_holds"),
+        ([0.3, 0.32, 0.34], [-0.1, -0.12, -0.14], NOT, NOT, "random_lowers"),
+        ([0.3, 0.32, 0.34], [0.0, 0.001, -0.001], EXC, NOT, "random_gain_excluded"),
+        ([0.3, 0.32, 0.34], [-0.1, 0.0, 0.1], INC, INC, "random_undecided"),
+        # random helps MORE than ground truth: E7 fails, and the front page must not say accuracy fell
+        ([0.1, 0.12, 0.14], [0.3, 0.32, 0.34], SUP, NOT, "random_not_below_ground_truth"),
+        ([0.2, 0.1, 0.3], [0.2, 0.25, 0.22], SUP, INC, "ordering_undecided"),
     ],
 )
-def test_e7(gt, rnd, ci, expected):
-    t = table(
-        [
-            ("", lm.GROUND_TRUTH.label, lm.PRIMARY, gt, 0.05),
-            ("", lm.RANDOM.label, lm.PRIMARY, rnd, ci),
-        ]
-    )
-    (v,) = lm.e7_verdicts(t, 0.02)
-    assert v.verdict == expected
+def test_e7_reaches_every_cause(gt, rnd, e0, e7, reason):
+    df = e7_runs(gt, rnd)
+    v = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02, df)
+    claim = "E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)"
+    assert (outcome(v, "E0"), outcome(v, claim), row(v, claim).reason) == (e0, e7, reason)
+    assert lm.E7_REASONS[reason] in row(v, claim).statistic
+
+
+def test_e7_pairs_the_ordering_by_seed():
+    """Ground truth beats random by 0.05 on every seed while both vary across seeds (their intervals overlap):
+    paired, the ordering is decided; unpaired it is not."""
+    gt = [0.30, 0.34, 0.38]
+    df = e7_runs(gt, [g - 0.05 for g in gt])
+    (_, e7) = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02, df)
+    assert e7.reason == "ordering_holds"
+    (_, unpaired) = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02)
+    assert "difference of means" in unpaired.statistic and unpaired.reason != "ordering_holds"
 
 
 @pytest.mark.parametrize(

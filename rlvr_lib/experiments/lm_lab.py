@@ -29,7 +29,7 @@ import pandas as pd
 from rlvr_lib._checks import check_choice
 from rlvr_lib.rl.config import ExperimentConfig
 from rlvr_lib.rl.records import load_runs
-from rlvr_lib.stats import interval_sign, mean_ci, seed_band, seeds_needed
+from rlvr_lib.stats import interval_sign, mean_ci, seed_band, seeds_needed, seeds_to_decide
 from rlvr_lib.testbed.bases import BASES
 from rlvr_lib.testbed.models import ModelConfig
 from rlvr_lib.testbed.pretrain import PretrainConfig, ensure_base
@@ -276,11 +276,6 @@ def fmt(m: float, h: float) -> str:
     return f"{m:+.3f} [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else f"{m:+.3f} (one seed, no interval)"
 
 
-def verdict_from_sign(claim: str, m: float, h: float, statistic: str, expect: int = 1) -> Verdict:
-    s = interval_sign(m, h)
-    return Verdict(claim, decide(s == expect, s == -expect), statistic, "tiny LM")
-
-
 def save_hparams(results_dir: str, chosen: dict, table: pd.DataFrame) -> Path:
     d = Path(results_dir)
     d.mkdir(parents=True, exist_ok=True)
@@ -417,14 +412,25 @@ def margin_verdict(
     expect: int = 1,
     checks: list[tuple[str, bool]] = (),
     premise: tuple[str, bool] | None = None,
+    statement: str = "",
+    polarity: int = 1,
 ) -> Verdict:
     """A tiny-LM verdict from an estimate (mean, 95% half-width, n) against a margin, with the manipulation
-    checks it depends on (see :func:`rlvr_lib.verdicts.decide_effect`). The statistic says what was checked."""
+    checks it depends on (see :func:`rlvr_lib.verdicts.decide_effect`, whose reason it carries). The statistic
+    says what was checked; `statement` what the row tests, in the direction `expect`."""
     m, h, n = est
-    verdict, note = decide_effect(m, h, n, margin, expect, [t for t, ok in checks if not ok], premise)
+    verdict, note, reason = decide_effect(m, h, n, margin, expect, [t for t, ok in checks if not ok], premise)
     passed = [t for t, ok in checks if ok]
     tail = f"; checks passed: {'; '.join(passed)}" if passed and verdict != "not testable here" else ""
-    return Verdict(claim, verdict, f"{statistic} (n = {n}, margin {margin:g}): {note}{tail}", "tiny LM")
+    return Verdict(
+        claim,
+        verdict,
+        f"{statistic} (n = {n}, margin {margin:g}): {note}{tail}",
+        "tiny LM",
+        statement=statement,
+        polarity=polarity,
+        reason=reason,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -484,8 +490,7 @@ def pilot_table(df: pd.DataFrame, margins: dict, max_seeds: int) -> pd.DataFrame
         v = comparison_values(df, c).to_numpy(float)
         m, h, n = mean_ci(v)
         margin = float(margins[c.margin])
-        target = max(abs(m), margin - abs(m)) if np.isfinite(m) else margin
-        decide_n = seeds_needed(h, n, target, cap=1000)
+        decide_n = seeds_to_decide(m, h, n, margin, cap=1000)
         rows.append(
             {
                 "claim": c.claim,
@@ -587,12 +592,14 @@ def e1_verdicts(
     clip_floor: float,
     stress: pd.DataFrame | None = None,
 ) -> list[Verdict]:
-    """C4 (random reward without clipping gains), C6 (clipping lowers entropy, paired by seed) and C7 (clipping
-    stabilises): C7 at the chosen step size and, with `stress` (the same two arms at a larger step size), in
-    the stress regime - exact accuracy clip minus no clip, with the peak importance ratio and the time to
-    collapse reported beside it."""
+    """C4 (random reward without clipping gains), C6 twice - relative (clip minus no clip, paired by seed) and
+    absolute (does held-out entropy fall under random reward with clipping, as the paper states it) - and C7
+    (clipping stabilises): C7 at the chosen step size and, with `stress` (the same two arms at a larger step
+    size), in the stress regime - exact accuracy clip minus no clip, with the peak importance ratio and the time
+    to collapse reported beside it."""
     c4 = _change(table, RANDOM_NO_CLIP.label, PRIMARY)
     dH = paired_difference(df, "eval/entropy", RANDOM_CLIP.label, RANDOM_NO_CLIP.label, "change")
+    h_clip = _change(table, RANDOM_CLIP.label, "eval/entropy")
     binds = clip_check(df, RANDOM_CLIP.label, clip_floor)
     out = [
         margin_verdict(
@@ -600,6 +607,7 @@ def e1_verdicts(
             c4,
             acc_margin,
             f"random reward without clipping: change in held-out exact accuracy {fmt(*c4[:2])}",
+            statement="random-reward GRPO without clipping raises exact accuracy",
         ),
         margin_verdict(
             "C6",
@@ -608,6 +616,16 @@ def e1_verdicts(
             f"change in held-out entropy, clip minus no clip (paired by seed): {fmt(dH[0], dH[1])} nats",
             expect=-1,
             checks=[binds],
+            statement="under a random reward, clipping lowers held-out entropy relative to no clipping",
+        ),
+        margin_verdict(
+            "C6 (absolute)",
+            h_clip,
+            entropy_margin,
+            f"random reward with clipping: change in held-out entropy from step 0 {fmt(*h_clip[:2])} nats",
+            expect=-1,
+            checks=[binds],
+            statement="random-reward GRPO with clipping lowers held-out entropy",
         ),
     ]
     for label, d in (("chosen step size", df), ("stress regime", stress)):
@@ -629,6 +647,7 @@ def e1_verdicts(
                 f"initial exact accuracy: clip {collapsed[RANDOM_CLIP.label]}/{n_runs[RANDOM_CLIP.label]}, no clip "
                 f"{collapsed[RANDOM_NO_CLIP.label]}/{n_runs[RANDOM_NO_CLIP.label]}",
                 checks=[clip_check(d, RANDOM_CLIP.label, clip_floor)],
+                statement=f"under a random reward, clipping keeps exact accuracy higher than no clipping ({label})",
             )
         )
     return out
@@ -637,48 +656,82 @@ def e1_verdicts(
 def e2_verdicts(table: pd.DataFrame, acc_margin: float) -> list[Verdict]:
     """C8 per entropy-minimisation arm: it should raise exact accuracy on the base whose mode is correct
     (default) and not on the base whose mode is wrong (shortcut). An arm that does not lower entropy on a base
-    cannot speak for C8 there (manipulation check)."""
+    cannot speak for C8 there (manipulation check).
+
+    Reasons: ``check_failed``; ``gain_only_where_mode_correct`` (supported); ``no_gain_where_mode_correct`` or
+    ``gain_where_mode_wrong`` (not supported); ``undecided``."""
     out = []
     for arm in (ENTROPY_COEF.label, ENTROPY_REWARD.label):
         checks = [lowered_check(table, arm, group=g) for g in ("default", "shortcut")]
         good = _change(table, arm, PRIMARY, "default")
         bad = _change(table, arm, PRIMARY, "shortcut")
-        v_good = decide_effect(*good, acc_margin, 1, [t for t, ok in checks if not ok])
-        v_bad = decide_effect(*bad, acc_margin, 1, [t for t, ok in checks if not ok])
-        if v_good[0] == "not testable here":
-            verdict = "not testable here"
-        elif v_good[0] == "supported" and v_bad[0] in ("effect excluded", "not supported"):
-            verdict = "supported"
-        elif v_good[0] in ("effect excluded", "not supported") or v_bad[0] == "supported":
-            verdict = "not supported"
+        failed = [t for t, ok in checks if not ok]
+        v_good = decide_effect(*good, acc_margin, 1, failed).verdict
+        v_bad = decide_effect(*bad, acc_margin, 1, failed).verdict
+        if v_good == "not testable here":
+            verdict, reason = "not testable here", "check_failed"
+        elif v_good == "supported" and v_bad in ("effect excluded", "not supported"):
+            verdict, reason = "supported", "gain_only_where_mode_correct"
+        elif v_bad == "supported":
+            verdict, reason = "not supported", "gain_where_mode_wrong"
+        elif v_good in ("effect excluded", "not supported"):
+            verdict, reason = "not supported", "no_gain_where_mode_correct"
         else:
-            verdict = "inconclusive"
+            verdict, reason = "inconclusive", "undecided"
         stat = (
-            f"{arm}: exact-accuracy change {fmt(*good[:2])} on the reliable-mode base (a gain there: {v_good[0]}), "
-            f"{fmt(*bad[:2])} on the shortcut-mode base (a gain there: {v_bad[0]}; n = {good[2]}, margin "
+            f"{arm}: exact-accuracy change {fmt(*good[:2])} on the reliable-mode base (a gain there: {v_good}), "
+            f"{fmt(*bad[:2])} on the shortcut-mode base (a gain there: {v_bad}; n = {good[2]}, margin "
             f"{acc_margin:g}); " + "; ".join(f"{t}: {'passed' if ok else 'FAILED'}" for t, ok in checks)
         )
-        out.append(Verdict(f"C8 ({arm})", verdict, stat, "tiny LM"))
+        statement = (
+            f"entropy minimisation ({arm}) raises exact accuracy on the base whose mode is correct and not on the "
+            "base whose mode is wrong"
+        )
+        out.append(Verdict(f"C8 ({arm})", verdict, stat, "tiny LM", statement=statement, reason=reason))
     return out
 
 
-def e3_verdicts(table: pd.DataFrame, share_margin: float, acc_margin: float) -> list[Verdict]:
+def share_reading(share: tuple, acc: tuple, within: dict[str, tuple]) -> str:
+    """What moved: the preferred style's share (strategy) or the accuracy within a style (execution), composed
+    from the signs of the 95% intervals of the changes in the share, in exact accuracy, and in sampled accuracy
+    within each style (`within`: {style: (mean, half, n)})."""
+    words = {1: "rose", -1: "fell", 0: "did not move clearly"}
+    s, a = interval_sign(*share[:2]), interval_sign(*acc[:2])
+    text = f"the preferred style's share {words[s]}, exact accuracy {words[a]}"
+    moved = {k: interval_sign(*v[:2]) for k, v in within.items()}
+    inside = ", ".join(f"within the {k} style {words[v]}" for k, v in moved.items())
+    if a == 0:
+        return text
+    if s == 0 and any(moved.values()):
+        return f"{text}; accuracy {inside}: the change came through execution, not through the choice of style"
+    if s == 0:
+        return f"{text}; accuracy {inside}: neither level of the decomposition moved clearly on its own"
+    return f"{text}; accuracy {inside}: the choice of style moved with it"
+
+
+def e3_verdicts(table: pd.DataFrame, share_margin: float) -> list[Verdict]:
+    """E3 (Shao et al.'s prior amplification): under a random reward the base's preferred style gains share -
+    the reliable style on the default base, the shortcut style on the shortcut base - decided against
+    `share_margin`. Beside it, in words computed from the intervals (:func:`share_reading`), whether accuracy
+    moved through the choice of style or through execution within a style."""
     out = []
     for base_name, pref in (("default", "eval/share_reliable"), ("shortcut", "eval/share_shortcut")):
+        style = pref.rsplit("_", 1)[1]
         for arm in (RANDOM_CLIP.label, RANDOM_NO_CLIP.label):
             s = _change(table, arm, pref, base_name)
             a = _change(table, arm, PRIMARY, base_name)
             rel = _change(table, arm, "eval/acc_in_reliable", base_name)
             short = _change(table, arm, "eval/acc_in_shortcut", base_name)
-            v_acc = decide_effect(*a, acc_margin, 1 if base_name == "default" else -1)[0]
             out.append(
                 margin_verdict(
                     f"E3 prior amplification ({base_name} base, {arm})",
                     s,
                     share_margin,
-                    f"change in the preferred style's share {fmt(*s[:2])}; exact accuracy {fmt(*a[:2])} "
-                    f"(accuracy moving as the preferred style predicts: {v_acc}); execution, sampled accuracy "
-                    f"within the reliable style {fmt(*rel[:2])}, within the shortcut style {fmt(*short[:2])}",
+                    f"change in the preferred ({style}) style's share {fmt(*s[:2])}; exact accuracy {fmt(*a[:2])}; "
+                    f"execution, sampled accuracy within the reliable style {fmt(*rel[:2])}, within the shortcut "
+                    f"style {fmt(*short[:2])}; reading: {share_reading(s, a, {'reliable': rel, 'shortcut': short})}",
+                    statement=f"a random reward ({arm}) raises the share of the {base_name} base's preferred style "
+                    f"({style})",
                 )
             )
     return out
@@ -734,6 +787,7 @@ def e4_verdicts(df: pd.DataFrame, table: pd.DataFrame, acc_margin: float, clean_
                 "the margin): there is no gain for contamination to explain",
                 bool(gain_possible),
             ),
+            statement="on a contaminated base, random-reward GRPO raises exact accuracy on the clean items too",
         )
     ]
 
@@ -764,11 +818,12 @@ def e5_verdicts(ch: pd.DataFrame, acc_margin: float = 0.02, greedy: pd.DataFrame
     checks = [strength_check(greedy)] if greedy is not None else []
     failed = [t for t, ok in checks if not ok]
     if failed:
-        verdict = "not testable here"
+        verdict, reason = "not testable here", "check_failed"
     elif not premise:
-        verdict = "premise absent"
+        verdict, reason = "premise absent", "premise_false"
     else:
         verdict = decide(bool(lo > 0), bool(hi < 0))
+        reason = {"supported": "slope_positive", "not supported": "slope_negative"}.get(verdict, "undecided")
     gains = "; ".join(f"{b} {fmt(m, h)}" for b, (m, h, _) in by_base.items())
     return [
         Verdict(
@@ -780,6 +835,8 @@ def e5_verdicts(ch: pd.DataFrame, acc_margin: float = 0.02, greedy: pd.DataFrame
             + ("" if premise else f" - no base gains by the margin {acc_margin:g}, so there is no gain to grow")
             + "".join(f"; {t}: {'passed' if ok else 'FAILED'}" for t, ok in checks),
             "tiny LM",
+            statement="under a random reward, a stronger base (higher initial exact accuracy) gains more",
+            reason=reason,
         )
     ]
 
@@ -822,32 +879,71 @@ def e6_verdicts(df: pd.DataFrame, entropy_margin: float, clip_floor: float) -> l
             "clip-higher as an entropy dial: change in held-out entropy with eps_high = 0.28 minus symmetric "
             f"eps = 0.2 (random reward, paired by seed): {fmt(d[0], d[1])} nats",
             checks=checks,
+            statement="widening the upper clip (eps_high 0.28 against 0.2) raises held-out entropy under a random "
+            "reward: clipping works as an entropy dial",
         )
     ]
 
 
-def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02) -> list[Verdict]:
-    """Shao et al.'s ordering: the random reward raises exact accuracy (decided against `acc_margin`), by
-    less than the ground truth does."""
+E7_REASONS = {
+    "ordering_holds": "random reward raises exact accuracy, and ground truth raises it more (paired by seed)",
+    "random_lowers": "random reward lowers exact accuracy",
+    "random_gain_excluded": "random reward changes exact accuracy by less than the margin",
+    "random_not_below_ground_truth": "random reward raises exact accuracy at least as much as ground truth",
+    "random_undecided": "whether random reward raises exact accuracy is undecided",
+    "ordering_undecided": "random reward raises exact accuracy; whether ground truth raises it more is undecided",
+}
+
+
+def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02, df: pd.DataFrame | None = None) -> list[Verdict]:
+    """Two rows. E0, the paradox's premise: the random reward raises exact accuracy (decided against
+    `acc_margin`). E7, Shao et al.'s ordering: it does, by less than the ground truth does - the ground-truth
+    minus random change, paired by seed on the seeds both arms have (from `df`; without it, the difference of
+    the two arms' means, with no interval). The E7 reason is one of :data:`E7_REASONS`; the front page composes
+    its sentence from it."""
     acc = table[table.metric == PRIMARY].set_index("arm")
     gt, rnd = acc.loc[GROUND_TRUTH.label], acc.loc[RANDOM.label]
     n = int(rnd["n"]) if "n" in rnd else 0
-    v_rnd, note = decide_effect(float(rnd.change), float(rnd.ci), n, acc_margin)
-    if v_rnd == "supported" and gt.change > rnd.change:
-        verdict = "supported"
-    elif v_rnd in ("not supported", "effect excluded") or (v_rnd == "supported" and gt.change <= rnd.change):
-        verdict = "not supported"
+    v_rnd, note, why = decide_effect(float(rnd.change), float(rnd.ci), n, acc_margin)
+    if df is not None:
+        dm, dh, dn = paired_difference(df, PRIMARY, GROUND_TRUTH.label, RANDOM.label, "change")
     else:
-        verdict = "inconclusive"
+        dm, dh, dn = float(gt.change - rnd.change), float("nan"), 0
+    gap = interval_sign(dm, dh) if np.isfinite(dh) else 0
+    if v_rnd == "supported":
+        verdict, reason = {
+            1: ("supported", "ordering_holds"),
+            -1: ("not supported", "random_not_below_ground_truth"),
+            0: ("inconclusive", "ordering_undecided"),
+        }[gap]
+    elif v_rnd == "not supported":
+        verdict, reason = "not supported", "random_lowers"
+    elif v_rnd == "effect excluded":
+        verdict, reason = "not supported", "random_gain_excluded"
+    else:
+        verdict, reason = "inconclusive", "random_undecided"
     order = ", ".join(f"{a} {acc.loc[a, 'change']:+.3f}" for a in acc.sort_values("change", ascending=False).index)
+    gap_text = f"{fmt(dm, dh)} (paired, n = {dn})" if df is not None else f"{dm:+.3f} (difference of means)"
     return [
+        Verdict(
+            "E0",
+            v_rnd,
+            f"random reward with clipping: change in exact accuracy {fmt(rnd.change, rnd.ci)} (n = {n}, margin "
+            f"{acc_margin:g}): {note}",
+            "tiny LM",
+            statement="random-reward GRPO (symmetric clipping) raises exact accuracy",
+            reason=why,
+        ),
         Verdict(
             "E7 Shao et al.'s ordering (spurious rewards help, less than ground truth)",
             verdict,
             f"exact-accuracy change by reward: {order}; ground truth {fmt(gt.change, gt.ci)}, random "
-            f"{fmt(rnd.change, rnd.ci)} (n = {n}, margin {acc_margin:g}: {v_rnd}, {note})",
+            f"{fmt(rnd.change, rnd.ci)} (a gain of the random reward: {v_rnd}); ground truth minus random "
+            f"{gap_text}; so: {E7_REASONS[reason]}",
             "tiny LM",
-        )
+            statement="a random reward raises exact accuracy, by less than the ground-truth reward",
+            reason=reason,
+        ),
     ]
 
 

@@ -80,6 +80,8 @@ def c1_verdicts(t: pd.DataFrame) -> list[Verdict]:
     odd = float(t[["moment_1", "moment_3", "moment_5"]].abs().max().max())
     sym = float(t.symmetry_gap.max())
     ok = bound_ok and odd < 1e-12 and sym < 1e-12
+    checks = (("bound", not bound_ok), ("odd_moment", odd >= 1e-12), ("symmetry", sym >= 1e-12))
+    failed = [w for w, bad in checks if bad]
     return [
         Verdict(
             "C1",
@@ -87,6 +89,7 @@ def c1_verdicts(t: pd.DataFrame) -> list[Verdict]:
             f"G in {list(t.G)}: max|A| - (sqrt(G) - 1/sqrt(G)) <= {np.abs(t.max_abs_A - t.bound).max():.1e}; "
             f"largest |odd moment| {odd:.1e}; symmetry gap {sym:.1e}",
             "exact",
+            reason="exact_match" if ok else "failed_" + "_and_".join(failed),
         )
     ]
 
@@ -195,14 +198,18 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
     slopes = {p: loglog_slope(g.eta, g.mc_mean) for p, g in step.groupby("policy")}
     gslopes = {i: loglog_slope(g.eta, g.mean_dH) for i, g in grpo.groupby("init")}
     c2_ok = all(abs(s - 2) < 0.15 for s in slopes.values())
+    c2_verdict = decide(c2_ok and first_z < 4, not c2_ok)
     c2 = Verdict(
         "C2",
-        decide(c2_ok and first_z < 4, not c2_ok),
+        c2_verdict,
         "log-log slope of E[dH] vs eta: "
         + ", ".join(f"{k}: {v:.2f}" for k, v in slopes.items())
         + f"; first-order term within {first_z:.1f} standard errors of 0 (largest); one unclipped GRPO "
         "step on a bandit: slopes " + ", ".join(f"{k}: {v:.2f}" for k, v in gslopes.items()),
         "tabular",
+        statement="under random (zero-mean) updates the expected entropy change is second order in the step size "
+        "(log-log slope 2 within 0.15) and its first-order term has mean zero",
+        reason={"supported": "slope_two", "not supported": "slope_not_two"}.get(c2_verdict, "first_order_nonzero"),
     )
     # C5: closed form vs Monte Carlo at the smallest eta; sign by skewness
     small = step[step.eta == step.eta.min()]
@@ -213,14 +220,20 @@ def c2_c5_verdicts(step: pd.DataFrame, skew: pd.DataFrame, grpo: pd.DataFrame) -
     uniform_neg = signs[UNIFORM] < 0
     tail_pos = signs[DOMINANT] > 0
     ok = rel < 0.05 and uniform_neg and tail_pos
+    c5_verdict = decide(ok, not (uniform_neg and tail_pos))
     c5 = Verdict(
         "C5",
-        decide(ok, not (uniform_neg and tail_pos)),
+        c5_verdict,
         f"reconstructed closed form vs Monte Carlo at eta={small.eta.iloc[0]}: largest relative gap {rel:.3f}; "
         f"uniform policy dH {'<' if uniform_neg else '>='} 0, one-at-0.9-plus-tail dH "
         f"{'>' if tail_pos else '<='} 0; for one dominant action among 100 the sign flips at "
         f"q = {flip_cf:.2f} (closed form) / {flip_mc:.2f} (Monte Carlo)",
         "tabular",
+        statement="unclipped, a near-uniform policy loses entropy and a skewed one (one dominant action plus a "
+        "long tail) gains it, as the reconstructed closed form says",
+        reason={"supported": "signs_as_predicted", "not supported": "signs_not_as_predicted"}.get(
+            c5_verdict, "closed_form_off"
+        ),
     )
     return [c2, c5]
 
@@ -264,13 +277,26 @@ def c3_scan(base: SimConfig, rule: ClipRule, vary: str, values) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+C3_SMALL = (
+    "per step, the clipping correction is small next to the raw surrogate: E|N_raw| / E|C+| > 5 wherever the "
+    "upper-clip rate is at most 1e-2"
+)
 PAPER_C3 = {"ratio": 17, "p_plus": 1e-3, "G": 16, "L": 4096, "eps": 0.2, "eta": 5e-7}  # as reported, not reproduced
 
 
 def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
     finite = t[np.isfinite(t.ratio) & (t.p_plus > 0)]
     if finite.empty:
-        return [Verdict("C3 (small per step)", "inconclusive", "no setting clipped any token", "tabular")]
+        return [
+            Verdict(
+                "C3 (small per step)",
+                "not testable here",
+                "no setting clipped any token",
+                "tabular",
+                statement=C3_SMALL,
+                reason="check_failed",
+            )
+        ]
     low = finite[finite.p_plus <= 1e-2]
     near = finite.iloc[(np.log(finite.p_plus) - np.log(1e-3)).abs().argsort()[:1]]
     ok = len(low) > 0 and bool((low.ratio > 5).all())
@@ -282,7 +308,11 @@ def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
         f"p+ = {near.p_plus.iloc[0]:.1e} ({near.vary.iloc[0]} = {near.value.iloc[0]:g}). Paper, as reported: "
         f"about {PAPER_C3['ratio']} at p+ = 1e-3, G = 16, L = 4096"
     )
-    return [Verdict("C3 (small per step)", decide(ok, against), stat, "tabular")]
+    verdict = decide(ok, against)
+    reason = {"supported": "ratio_above_5", "not supported": "ratio_below_1"}.get(verdict, "ratio_between")
+    if not len(low):
+        reason = "no_low_clip_rate"
+    return [Verdict("C3 (small per step)", verdict, stat, "tabular", statement=C3_SMALL, reason=reason)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -339,16 +369,47 @@ def c6_c7_verdicts(t: pd.DataFrame) -> list[Verdict]:
         sym_higher.append(
             h.loc["symmetric", "mean"] - h.loc["symmetric", "ci"] > h.loc["none", "mean"] + h.loc["none", "ci"]
         )
+    c6_verdict = decide(all(sym_lower), all(sym_higher))
     c6 = Verdict(
         "C6",
-        decide(all(sym_lower), all(sym_higher)),
+        c6_verdict,
         "final entropy after random-reward GRPO: "
         + "; ".join(lines)
         + f". Park et al.'s ordering (upper-only < none < lower-only) holds in {sum(park)}/{len(park)} inits",
         "tabular",
+        statement="under a random reward, symmetric clipping ends with lower entropy than no clipping, from every "
+        "initial policy",
+        reason={"supported": "lower_in_every_init", "not supported": "higher_in_every_init"}.get(
+            c6_verdict, "not_lower_in_every_init"
+        ),
     )
-    c7 = c7_verdict(t)
-    return [c6, c7]
+    return [c6, c6_absolute(t), c7_verdict(t)]
+
+
+def c6_absolute(t: pd.DataFrame) -> Verdict:
+    """C6 as the paper states it, in absolute terms: does entropy fall (final below initial, the final value's
+    95% interval over seeds below the initial entropy, which is the same for every seed) under random-reward
+    GRPO with symmetric clipping, from every initial policy? Not supported when it rises from some initial
+    policy (interval above the initial value); inconclusive otherwise."""
+    H = final(t, "entropy")
+    H0 = t[(t.metric == "entropy") & (t.iteration == 0)].groupby("init")["mean"].first()
+    fell, rose, parts = [], [], []
+    for init in H.index.get_level_values(0).unique():
+        m, h = H.loc[(init, "symmetric"), "mean"], H.loc[(init, "symmetric"), "ci"]
+        fell.append(bool(m + h < H0[init]))
+        rose.append(bool(m - h > H0[init]))
+        parts.append(f"{init}: {H0[init]:.3f} -> {m:.3f} [{m - h:.3f}, {m + h:.3f}]")
+    verdict = decide(all(fell), any(rose))
+    reason = {"supported": "falls_from_every_init", "not supported": "rises_from_some_init"}.get(verdict, "undecided")
+    return Verdict(
+        "C6 (absolute)",
+        verdict,
+        "entropy before and after random-reward GRPO with symmetric clipping (final: mean and 95% interval over "
+        "seeds): " + "; ".join(parts),
+        "tabular",
+        statement="random-reward GRPO with symmetric clipping lowers entropy, from every initial policy",
+        reason=reason,
+    )
 
 
 def c7_verdict(t: pd.DataFrame) -> Verdict:
@@ -380,12 +441,18 @@ def c7_verdict(t: pd.DataFrame) -> Verdict:
         )
     ok = all(lower) and all(s <= 1 for s in spread)
     against = any(higher) or any(s > 1.5 for s in spread)
+    verdict = decide(ok, against)
     return Verdict(
         "C7",
-        decide(ok, against),
+        verdict,
         "; ".join(lines) + ". Stabilises (tabular) = lower peak ratio and "
         "no larger spread of final entropy across seeds, in every initial policy",
         "tabular",
+        statement="symmetric clipping lowers the peak importance ratio and does not widen the spread of final "
+        "entropy across seeds, from every initial policy",
+        reason={"supported": "stabilises_every_init", "not supported": "destabilises_some_init"}.get(
+            verdict, "undecided"
+        ),
     )
 
 
@@ -467,26 +534,36 @@ def bandit_curves(base: SimConfig, q: float = 0.5, eps: float = 0.2) -> pd.DataF
 def c8_c11_verdicts(t: pd.DataFrame) -> list[Verdict]:
     em = t[t.arm == BANDIT_ENTROPY_MIN.label]
     em_c, em_w = em[em.mode_correct], em[~em.mode_correct]
+    c8_verdict = decide(
+        bool((em_c.gain - em_c.gain_ci > 0).all() and (em_w.gain + em_w.gain_ci < 0).all()),
+        bool((em_w.gain - em_w.gain_ci > 0).any() or (em_c.gain + em_c.gain_ci < 0).any()),
+    )
     c8 = Verdict(
         "C8",
-        decide(
-            bool((em_c.gain - em_c.gain_ci > 0).all() and (em_w.gain + em_w.gain_ci < 0).all()),
-            bool((em_w.gain - em_w.gain_ci > 0).any()),
-        ),
+        c8_verdict,
         f"entropy minimisation alone: mean accuracy gain {em_c.gain.mean():+.3f} when the mode is correct "
         f"(all {len(em_c)} settings > 0: {bool((em_c.gain - em_c.gain_ci > 0).all())}), {em_w.gain.mean():+.3f} "
         f"when it is not (all < 0: {bool((em_w.gain + em_w.gain_ci < 0).all())})",
         "tabular",
+        statement="entropy minimisation alone raises accuracy when the mode is correct and lowers it when not",
+        reason={"supported": "gain_only_where_mode_correct", "not supported": "wrong_direction_somewhere"}.get(
+            c8_verdict, "undecided"
+        ),
     )
     rc = t[t.arm == BANDIT_RANDOM_CLIP.label]
     corr = float(np.corrcoef(rc.initial_acc, rc.gain)[0, 1])
     gain_c, gain_w = rc[rc.mode_correct].gain.mean(), rc[~rc.mode_correct].gain.mean()
+    c11_verdict = decide(corr > 0.5 and gain_c > gain_w, corr < 0)
     c11 = Verdict(
         "C11",
-        decide(corr > 0.5 and gain_c > gain_w, corr < 0),
+        c11_verdict,
         f"random reward with clipping: correlation of gain with initial accuracy {corr:+.2f}; mean gain "
         f"{gain_c:+.3f} with the mode correct vs {gain_w:+.3f} with it wrong",
         "tabular",
+        statement="under a random reward with clipping, a stronger initial policy gains more accuracy",
+        reason={"supported": "gain_grows_with_strength", "not supported": "gain_falls_with_strength"}.get(
+            c11_verdict, "undecided"
+        ),
     )
     return [c8, c11]
 
@@ -524,7 +601,8 @@ def c10_p_table(G: int = 16, ps=None) -> pd.DataFrame:
                 "p": float(p),
                 "E_closed": mis.expected_delta_over_p(float(p), G),
                 "E_enum": mis.expected_delta_over_p_enumerated(float(p), G),
-                "E_closed_mirror": mis.expected_delta_over_p(float(1 - p), G),
+                # the mirror by enumeration, so the p <-> 1-p check does not rest on the closed form's symmetry
+                "E_enum_mirror": mis.expected_delta_over_p_enumerated(float(1 - p), G),
             }
             for p in ps
         ]
@@ -536,24 +614,39 @@ def c10_verdicts(t: pd.DataFrame, tp: pd.DataFrame, adv_means: pd.DataFrame) -> 
     mc_z = float(((t.E_mc - t.E_closed).abs() / t.E_mc_se.replace(0, np.inf)).max())
     var_rel = float(((t.Var_mc - t.Var_closed).abs() / t.Var_closed.replace(0, np.inf)).max())
     p_gap = float((tp.E_closed - tp.E_enum).abs().max())
-    mirror = float((tp.E_closed - tp.E_closed_mirror).abs().max())
+    mirror = float((tp.E_enum - tp.E_enum_mirror).abs().max())
     adv_z = float((adv_means["mean"].abs() / adv_means["se"]).max())
     ok = enum_gap < 1e-9 and mc_z < 4 and var_rel < 0.02 and p_gap < 1e-9
+    off = [w for w, bad in (("monte_carlo_mean", mc_z >= 4), ("monte_carlo_variance", var_rel >= 0.02),
+                            ("mixture_over_p", p_gap >= 1e-9)) if bad]  # fmt: skip
+    c10_verdict = decide(ok, enum_gap > 1e-6)
     c10 = Verdict(
         "C10",
-        decide(ok, enum_gap > 1e-6),
+        c10_verdict,
         f"closed form vs enumeration: largest gap {enum_gap:.1e}; vs Monte Carlo: mean within {mc_z:.1f} s.e., "
-        f"variance within {100 * var_rel:.1f}%; E over n_c ~ Bin(G, p) = (G-1)p(1-p) to {p_gap:.1e}; "
-        f"p <-> 1-p asymmetry {mirror:.1e}",
+        f"variance within {100 * var_rel:.1f}%; E over n_c ~ Bin(G, p) = (G-1)p(1-p) to {p_gap:.1e}",
         "exact",
+        statement="the lost advantage mass has E = n_c (G - n_c) / G and Var = n_c (G - n_c) / (4G), and "
+        "(G - 1) p (1 - p) in expectation over n_c ~ Bin(G, p)",
+        reason="moments_match"
+        if c10_verdict == "supported"
+        else "closed_form_differs_from_enumeration"
+        if c10_verdict == "not supported"
+        else "off_in_" + "_and_".join(off),
     )
+    symmetric = adv_z < 4 and mirror < 1e-9
+    predicts = decide(mirror > 1e-6 or adv_z > 4, symmetric)
     c11 = Verdict(
-        "C11",
-        "not supported" if adv_z < 4 and mirror < 1e-12 else "inconclusive",
-        f"by the misalignment moments alone: they are symmetric in p <-> 1-p (gap {mirror:.1e}) and the "
-        f"expected advantage of a correct response under a random reward is 0 (largest |mean|/s.e. {adv_z:.1f}"
-        "); 'stronger benefits more' needs mode sharpening, not these moments",
+        "C10 (predicts C11)",
+        predicts,
+        f"the expected lost mass over n_c ~ Bin(G, p), by enumeration, at p and at 1 - p differs by at most "
+        f"{mirror:.1e}; the expected advantage of a correct response under a random reward: largest |mean|/s.e. "
+        f"{adv_z:.1f} (Monte Carlo)",
         "exact",
+        statement="the misalignment moments alone predict that stronger models gain more from a random reward "
+        "(they are not symmetric in p <-> 1 - p, or a correct response's expected advantage is nonzero)",
+        polarity=0,
+        reason={"supported": "moments_favour_a_side", "not supported": "moments_symmetric"}.get(predicts, "undecided"),
     )
     return [c10, c11]
 

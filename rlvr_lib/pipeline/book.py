@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -125,16 +126,32 @@ def claim_key(claims: pd.Series) -> pd.Series:
     return claims.str.split().str[0]
 
 
+STANCE_WORDS = {1: "for", -1: "against", 0: "neither"}
+VERDICT_COLUMNS = ["claim", "level", "verdict", "bears on the claim", "statement", "reason", "statistic", "evidence"]
+
+
 def verdict_table(results_dir: str | Path = "../results", claims: list[str] | None = None) -> pd.DataFrame:
+    """Every verdict row, sorted by claim and level: what it tests (`statement`, the claim's own when empty), its
+    verdict and the reason for it, and how it bears on the paper's claim (for / against / neither: the row's
+    stance, its verdict's sign times its polarity)."""
     rows = []
     for v in load_verdicts(results_dir):
         key = v.claim.split()[0]
         if claims is not None and key not in claims:
             continue
         rows.append(
-            {"claim": v.claim, "level": v.level, "verdict": v.verdict, "statistic": v.statistic, "evidence": v.source}
+            {
+                "claim": v.claim,
+                "level": v.level,
+                "verdict": v.verdict,
+                "bears on the claim": STANCE_WORDS[v.stance()] if v.polarity else "neither (tests its explanation)",
+                "statement": v.statement or CLAIMS.get(key, EXTRA_ROWS.get(key, "")),
+                "reason": v.reason,
+                "statistic": v.statistic,
+                "evidence": v.source,
+            }
         )
-    df = pd.DataFrame(rows, columns=["claim", "level", "verdict", "statistic", "evidence"])
+    df = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
     if df.empty:
         return df
     df["_c"] = df.claim.str.extract(r"C(\d+)")[0].astype(float).fillna(99)
@@ -149,12 +166,11 @@ def scorecard(results_dir: str | Path = "../results") -> pd.DataFrame:
     for c, text in CLAIMS.items():
         sub = v[claim_key(v.claim) == c] if not v.empty else v
         if sub.empty:
-            rows.append(
-                {"claim": c, "statement": text, "level": "-", "verdict": "not tested", "statistic": "", "evidence": ""}
-            )
+            rows.append({"claim": c, "claim statement": text, "level": "-", "verdict": "not tested"})
         for _, r in sub.iterrows():
-            rows.append({"claim": c, "statement": text, **r.drop("claim").to_dict()})
-    return pd.DataFrame(rows)
+            rows.append({"claim": c, "claim statement": text, **r.drop("claim").to_dict()})
+    cols = ["claim", "claim statement", *VERDICT_COLUMNS[1:]]
+    return pd.DataFrame(rows, columns=cols).fillna("")
 
 
 def to_html(df: pd.DataFrame, link_col: str = "evidence", link_prefix: str = "executed/") -> str:
@@ -372,6 +388,7 @@ VERDICT_COLORS = {
 }
 LEVELS = ("exact", "tabular", "tiny LM (mechanism)", "tiny LM")
 EXTRA_ROWS = {
+    "E0": "Random rewards raise accuracy (Shao et al.'s finding, the paradox's premise)",
     "E3": "A random reward amplifies the base's preferred strategy (Shao et al.)",
     "E7": "Spurious rewards help, by less than ground truth (Shao et al.'s ordering)",
 }
@@ -379,7 +396,8 @@ EXTRA_ROWS = {
 
 def _chip(v: pd.Series, link_prefix: str) -> str:
     color = VERDICT_COLORS.get(v.verdict, "#999")
-    tip = html.escape(f"{v.claim} [{v.level}]: {v.verdict} - {v.statistic}", quote=True)
+    bears = v.get("bears on the claim", "")
+    tip = html.escape(f"{v.claim} [{v.level}]: {v.verdict} ({v.reason}; {bears}) - {v.statistic}", quote=True)
     label = html.escape(v.verdict)
     qualifier = v.claim.split(" ", 1)[1] if " " in v.claim else ""
     if qualifier:
@@ -437,94 +455,176 @@ _MATRIX_CSS = (
 )
 
 
+@dataclass(frozen=True)
+class Statement:
+    """A statement one of the paper's questions rests on, and the verdict rows that test it: {claim selector:
+    sign}, where the selector is a row's exact ``claim`` or a prefix ending in ``*``, and the sign is what a
+    *supported* row says of the statement (+1 it holds, -1 it fails). A row counts only under the statements that
+    name it; a level with no such row has not tested the statement."""
+
+    text: str
+    rows: dict
+
+
 QUESTIONS = {
     "Q1": (
         "Why do random (spurious) rewards improve GRPO-trained reasoning models?",
         [
-            ("Random rewards raise accuracy - the premise", ["E7", "C4", "C11"]),
-            ("Clipping under random rewards lowers entropy", ["C3", "C6", "C12"]),
-            ("Without clipping the entropy change is zero to first order, its sign set by skewness", ["C2", "C5"]),
-            ("Clipping stabilises training", ["C7"]),
-            ("Reward misalignment explains when random rewards help", ["C10", "C11"]),
-            ("The gains are not contamination", ["C9"]),
+            Statement("Random rewards raise accuracy (the paradox's premise)", {"E0": 1, "E0 (*": 1, "C4": 1}),
+            Statement(
+                "Clipping under random rewards lowers entropy",
+                {"C6": 1, "C6 (absolute)": 1, "C12": 1, "C3 (negligible over training)": -1},
+            ),
+            Statement("Upper clipping lowers entropy, lower clipping raises it (Park et al.)", {"C6 (Park*": 1}),
+            Statement(
+                "Per step, the clipping correction is small next to the raw surrogate", {"C3 (small per step)": 1}
+            ),
+            Statement(
+                "Without clipping the systematic entropy change is second order, its sign set by skewness",
+                {"C2": 1, "C5": 1},
+            ),
+            Statement("Clipping stabilises training", {"C7": 1, "C7 (*": 1}),
+            Statement("Stronger models gain more from random rewards", {"C11": 1}),
+            Statement("The misalignment moments alone say who gains", {"C10 (predicts C11)": 1}),
+            Statement("The gains are not contamination", {"C9": 1}),
+            Statement("A random reward amplifies the base's preferred strategy", {"E3*": 1}),
         ],
     ),
     "Q2": (
         "Does entropy minimisation alone explain the gains?",
-        [("Entropy minimisation helps only when the base's mode is correct", ["C8"])],
+        [Statement("Entropy minimisation helps only when the base's mode is correct", {"C8": 1, "C8 (*": 1})],
     ),
 }
 
 
-def _levels_summary(v: pd.DataFrame) -> str:
-    parts = []
-    for lv in LEVELS:
-        sub = v[v.level == lv]
-        if len(sub):
-            counts = sub.verdict.value_counts()
-            parts.append(f"{lv}: " + ", ".join(f"{k}" + (f" x{n}" if n > 1 else "") for k, n in counts.items()))
-    return "; ".join(parts) if parts else "no verdict computed"
+def _selects(selector: str, claim: str) -> bool:
+    return claim.startswith(selector[:-1]) if selector.endswith("*") else claim == selector
+
+
+def statement_rows(v: pd.DataFrame, st: Statement) -> pd.DataFrame:
+    """The verdict rows that test `st`, each with ``sign``: +1 the row is evidence for the statement, -1
+    against, 0 neither (undecided, not testable, premise absent)."""
+    from rlvr_lib.verdicts import VERDICT_SIGN
+
+    out = []
+    for _, r in v.iterrows():
+        signs = [sg for sel, sg in st.rows.items() if _selects(sel, r.claim)]
+        if signs:
+            out.append({**r.to_dict(), "sign": signs[0] * VERDICT_SIGN[r.verdict]})
+    return pd.DataFrame(out, columns=[*v.columns, "sign"])
+
+
+def level_reading(signs: list[int]) -> str:
+    """How one level's rows bear on a statement: 'for', 'against', 'mixed' (both), 'undecided' (rows, none
+    decisive) or 'not tested' (no row)."""
+    if not signs:
+        return "not tested"
+    decided = set(signs) - {0}
+    return {frozenset({1}): "for", frozenset({-1}): "against"}.get(
+        frozenset(decided), "mixed" if decided else "undecided"
+    )
+
+
+def levels_reading(readings: dict[str, str]) -> str:
+    """Across levels: 'agree: for' / 'agree: against' (two or more levels decided, all the same way), 'one
+    level: for' / 'one level: against', 'disagree' (levels decided differently, or one level mixed),
+    'undecided' (tested, nothing decided) or 'not tested'."""
+    tested = {lv: r for lv, r in readings.items() if r != "not tested"}
+    if not tested:
+        return "not tested"
+    decided = {lv: r for lv, r in tested.items() if r in ("for", "against", "mixed")}
+    if not decided:
+        return "undecided"
+    ways = set(decided.values())
+    if ways == {"for"} or ways == {"against"}:
+        (way,) = ways
+        return f"agree: {way}" if len(decided) > 1 else f"one level: {way}"
+    return "disagree"
 
 
 def question_table(results_dir: str | Path, q: str) -> pd.DataFrame:
-    """For one of the paper's two questions: each statement it rests on, the verdicts at every level, and
-    whether the levels that tested it agree."""
+    """For one of the paper's two questions: each statement it rests on, per level how the rows that test it
+    bear on it (with each row's verdict), and whether the levels agree. Rows are counted only under the
+    statements that name them, with the sign their meaning gives (see :class:`Statement`)."""
     v = verdict_table(results_dir)
     rows = []
-    for statement, claims in QUESTIONS[q][1]:
-        sub = v[claim_key(v.claim).isin(claims)] if not v.empty else v
-        decided = {lv: set(sub[sub.level == lv].verdict) for lv in LEVELS if (sub.level == lv).any()}
-        flat = set().union(*decided.values()) if decided else set()
-        if not decided:
-            agree = "not tested"
-        elif len(flat) == 1:
-            agree = "agree" if len(decided) > 1 else "one level"
-        else:
-            agree = "part"
-        rows.append(
-            {
-                "statement": statement,
-                "claims": ", ".join(claims),
-                **{lv: ", ".join(sorted(decided.get(lv, []))) or "-" for lv in LEVELS},
-                "levels": agree,
-            }
-        )
-    return pd.DataFrame(rows)
+    for st in QUESTIONS[q][1]:
+        sub = statement_rows(v, st) if not v.empty else pd.DataFrame(columns=["level", "sign"])
+        readings, cells = {}, {}
+        for lv in LEVELS:
+            at = sub[sub.level == lv]
+            readings[lv] = level_reading([int(x) for x in at.sign])
+            detail = "; ".join(f"{r.claim}: {r.verdict}" for _, r in at.iterrows())
+            cells[lv] = readings[lv] + (f" ({detail})" if detail else "")
+        rows.append({"statement": st.text, **cells, "levels": levels_reading(readings)})
+    return pd.DataFrame(rows, columns=["statement", *LEVELS, "levels"])
 
 
-def _one(v: pd.DataFrame, claim: str, level: str) -> str | None:
-    sub = v[(claim_key(v.claim) == claim) & (v.level == level)]
-    return None if sub.empty else ", ".join(sorted(set(sub.verdict)))
+def claim_levels(v: pd.DataFrame, claim: str) -> str:
+    """Every verdict of `claim` by level, each row named by its qualifier when it has one, e.g. "tiny LM:
+    **inconclusive**, **not supported** (absolute)"."""
+    parts = []
+    for lv in LEVELS:
+        sub = v[(claim_key(v.claim) == claim) & (v.level == lv)]
+        if len(sub):
+            rows = [
+                f"**{r.verdict}**" + (f" {r.claim.split(' ', 1)[1]}" if " " in r.claim else "")
+                for _, r in sub.iterrows()
+            ]
+            parts.append(f"{lv}: " + ", ".join(rows))
+    return "; ".join(parts) or "not tested"
+
+
+def _row(v: pd.DataFrame, claim: str, level: str) -> pd.Series | None:
+    sub = v[(v.claim == claim) & (v.level == level)]
+    return None if sub.empty else sub.iloc[0]
+
+
+# what the front page says of the premise, by the reason of the tiny-LM E0 row (see rlvr_lib.verdicts.REASONS)
+PREMISE_WORDS = {
+    "beyond_margin": "random-reward GRPO raises exact accuracy on the tiny language model",
+    "opposite_side": "random-reward GRPO lowers exact accuracy on the tiny language model instead of raising it",
+    "within_margin": "random-reward GRPO changes exact accuracy on the tiny language model by less than the margin",
+    "undecided": "whether random-reward GRPO raises exact accuracy on the tiny language model is undecided",
+    "no_interval": "whether random-reward GRPO raises exact accuracy on the tiny language model is undecided",
+    "check_failed": "the random-reward gain could not be tested on the tiny language model",
+    "premise_false": "the random-reward gain could not be tested on the tiny language model",
+}
+
+
+def premise_sentence(v: pd.DataFrame) -> str:
+    """The premise and Shao et al.'s ordering in words, composed from the reasons of the tiny-LM E0 and E7 rows."""
+    from rlvr_lib.experiments.lm_lab import E7_REASONS
+
+    e0 = _row(v, "E0", "tiny LM")
+    e7 = v[(claim_key(v.claim) == "E7") & (v.level == "tiny LM")]
+    if e0 is None:
+        text = "the random-reward gain was not measured on the tiny language model"
+    else:
+        text = f"{PREMISE_WORDS.get(e0.reason, e0.reason)} (E0: **{e0.verdict}**)"
+    if len(e7):
+        r = e7.iloc[0]
+        text += f"; against ground truth, {E7_REASONS.get(r.reason, r.reason)} (E7: **{r.verdict}**)"
+    return text
 
 
 def answers(results_dir: str | Path = "../results") -> str:
-    """The front page's answers, as Markdown, composed from the verdicts (no number typed here)."""
+    """The front page's answers, as Markdown, composed from the verdicts and their reasons (no number or
+    direction typed here)."""
     v = verdict_table(results_dir)
     if v.empty:
         return "*No results yet: run `make all` to compute the verdicts this page summarises.*"
-
-    gain = _one(v, "E7", "tiny LM")
-    premise = {
-        "supported": "random-reward GRPO raises accuracy on the tiny language model",
-        "not supported": "random-reward GRPO lowers accuracy on the tiny language model instead of raising it",
-        "effect excluded": "random-reward GRPO leaves accuracy on the tiny language model unchanged (any gain is "
-        "below the margin)",
-        "inconclusive": "whether random-reward GRPO raises accuracy on the tiny language model is undecided",
-    }.get(gain or "", "the random-reward gain was not measured on the tiny language model")
+    e0 = _row(v, "E0", "tiny LM")
+    no_gain = e0 is not None and e0.reason in ("opposite_side", "within_margin")
 
     def levels(claim: str) -> str:
-        got = [(lv, _one(v, claim, lv)) for lv in LEVELS]
-        return "; ".join(f"{lv}: **{g}**" for lv, g in got if g) or "not tested"
+        return claim_levels(v, claim)
 
     q1 = (
-        f"**{QUESTIONS['Q1'][0]}** In this companion {premise} (E7: **{gain or 'not tested'}**)"
-        + (
-            ", so the paper's mechanisms are asked to explain a gain this testbed does not show"
-            if gain in ("not supported", "effect excluded")
-            else ""
-        )
+        f"**{QUESTIONS['Q1'][0]}** In this companion {premise_sentence(v)}"
+        + (", so the paper's mechanisms are asked to explain a gain this testbed does not show" if no_gain else "")
         + ". Claim by claim:\n\n"
-        f"* clipping lowers entropy under random rewards (C6) - {levels('C6')};\n"
+        f"* clipping lowers entropy under random rewards (C6, relative and absolute) - {levels('C6')};\n"
         f"* without clipping the entropy change's sign follows the policy's skewness (C5) - {levels('C5')};\n"
         f"* clipping stabilises training (C7) - {levels('C7')};\n"
         f"* stronger models gain more (C11) - {levels('C11')};\n"
@@ -584,9 +684,27 @@ def gain_figure(results_dir: str | Path = "../results"):
     return fig
 
 
+def c5_reading() -> str:
+    """The C5 sign by skewness in words, computed from the reconstructed closed form
+    (:func:`rlvr_lib.theory.simulator.entropy_change_coefficient`) for the two policies the brief names."""
+    import numpy as np
+
+    from rlvr_lib.theory.simulator import entropy_change_coefficient, skewed_policy
+
+    u = entropy_change_coefficient(np.full(10, 0.1))
+    k = entropy_change_coefficient(skewed_policy(100, 0.9))
+    word = lambda c: "loses" if c < 0 else "gains"
+    return (
+        f"by the reconstructed closed form $\\mathbb{{E}}[\\Delta H] = \\eta^2 s^2 c(\\pi)$, a uniform policy over 10 "
+        f"actions {word(u)} entropy ($c = {u:+.3f}$) and a policy with one action at 0.9 and 99 equal tail actions "
+        f"{word(k)} it ($c = {k:+.3f}$)"
+    )
+
+
 def entropy_figure(results_dir: str | Path = "../results"):
-    """What moves entropy? Left: the closed-form one-step entropy change under an unclipped random-reward update
-    against the policy's skewness (tabular, C5). Right: the tiny LM's change in held-out entropy per arm (E1),
+    """What moves entropy? Left: the reconstructed closed-form one-step entropy change in the i.i.d. logit-noise
+    model of C5 (z_a += eta x_a, x_a i.i.d. zero-mean: a model of a random-reward update, not a GRPO step)
+    against the policy's skewness, with its Monte Carlo check. Right: the tiny LM's change in held-out entropy per arm (E1),
     with 95% intervals over seeds. None when the results are missing."""
     import matplotlib.pyplot as plt
 
@@ -596,11 +714,11 @@ def entropy_figure(results_dir: str | Path = "../results"):
     if skew is None or e1 is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    axes[0].plot(skew.q, skew.closed_form, color=plots.OTHER[0], label="closed form")
+    axes[0].plot(skew.q, skew.closed_form, color=plots.OTHER[0], label="closed form (reconstructed)")
     axes[0].errorbar(skew.q, skew.mc_mean, yerr=skew.mc_ci, fmt="o", ms=3, color=plots.OTHER[1], label="Monte Carlo")
     axes[0].axhline(0, color="k", lw=0.8)
     axes[0].set(xlabel="probability of the dominant action $q$", ylabel="expected entropy change per step",
-                title="tabular: the sign follows skewness (C5)")  # fmt: skip
+                title="logit-noise model: sign against skewness (C5)")  # fmt: skip
     axes[0].legend(fontsize=8)
     h = e1[e1.metric == "eval/entropy"].reset_index(drop=True)
     plots.bars(h, "arm", "change", ax=axes[1], xlabel="arm", ylabel="change in held-out entropy (nats)", rotate=15)

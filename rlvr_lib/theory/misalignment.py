@@ -65,8 +65,10 @@ def expected_delta_over_p(p: float, G: int) -> float:
 
 
 def expected_delta_over_p_enumerated(p: float, G: int) -> float:
+    """E[Delta] with n_c ~ Bin(G, p), by exact enumeration over n_c and, within each, over f and g
+    (:func:`delta_moments_enumerated`): it never calls the closed forms it is compared with."""
     ns = np.arange(G + 1)
-    return float(sum(binom_pmf(n, G, p)[0] * delta_moments(int(n), G)[0] for n in ns))
+    return float(sum(binom_pmf(n, G, p)[0] * delta_moments_enumerated(int(n), G)[0] for n in ns))
 
 
 def simulate_delta(n_c: int, G: int, n: int = 200_000, seed: int = 0):
