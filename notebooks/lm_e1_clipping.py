@@ -13,7 +13,7 @@
 #
 # The paper's Figures 1-2 on the tiny testbed: GRPO with a random Bernoulli(1/2) reward, with symmetric
 # clipping ($\epsilon = 0.2$) and without clipping, and ground-truth GRPO as the reference. Updates are
-# off-policy (8 optimizer steps per rollout batch, as in the paper's runs), so clipping can act; the clip fractions below show that
+# off-policy (8 optimizer steps per rollout batch, as in Shao et al.'s reference run), so clipping can act; the clip fractions below show that
 # it does. Base: `default` (prefers the reliable style; greedy accuracy high, sampled accuracy lower).
 #
 # * **C4** random-reward training without clipping still improves accuracy;
@@ -24,7 +24,7 @@
 #
 # Seeds per arm come from the pilot (the previous page); the primary outcome is exact accuracy.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -49,7 +49,7 @@ acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolut
 entropy_margin: float = 0.004  # smallest effect of interest: held-out entropy, nats per token
 clip_floor: float = 0.001  # manipulation check: share of clipped tokens for clipping to count as binding
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
@@ -96,7 +96,7 @@ fig = plots.grid(
 )
 plots.keep(fig, "e1-eval")
 
-# %% mystnb={"figure": {"caption": "Training diagnostics, averaged per run over windows of 8 optimizer steps (2 rollout batches): rollout entropy, upper and lower clip fractions, clipping-bias ratio |N_raw|/|C+| (ratio of window means; gaps where no token was upper-clipped), gradient norm and largest importance ratio; bands are 95% intervals over seeds.", "name": "fig-e1-train"}}
+# %% mystnb={"figure": {"caption": "Training diagnostics, averaged per run over windows of 8 optimizer steps (one rollout batch each: 8 optimizer steps per rollout): rollout entropy, upper and lower clip fractions, clipping-bias ratio |N_raw|/|C+| (ratio of window means; gaps where no token was upper-clipped), gradient norm and largest importance ratio; bands are 95% intervals over seeds.", "name": "fig-e1-train"}}
 fig = plots.grid(
     lm.curves(lm.windowed(df, train, 8), train),
     [

@@ -18,7 +18,7 @@
 # the negative-entropy reward (RENT-style); the random reward with clipping as a reference (ground truth is on
 # E1's page). The entropy-minimisation arms get the seeds the pilot chose for C8 on both bases.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -41,7 +41,7 @@ results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

@@ -16,7 +16,7 @@
 # `default` base prefers the reliable column method, the `shortcut` base the carry-dropping shortcut. We
 # follow each style's share of held-out samples under a random reward, with and without clipping.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -38,7 +38,7 @@ results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 share_margin: float = 0.05  # smallest effect of interest: the preferred style's share
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

@@ -16,7 +16,7 @@
 # addition) that it saw solved, 20 times each, during pretraining. We score clean and contaminated items
 # separately under a random reward (with clipping) and ground truth.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -37,7 +37,7 @@ results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

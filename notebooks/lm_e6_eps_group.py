@@ -20,7 +20,7 @@
 # completions per step - runs with `ablation=True`. The book's main job leaves it off: its budget goes to the
 # seeds of the comparison that carries the claim.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -44,7 +44,7 @@ executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequent
 entropy_margin: float = 0.004  # smallest effect of interest: held-out entropy, nats per token
 clip_floor: float = 0.001  # manipulation check: share of clipped tokens for clipping to count as binding
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

@@ -19,10 +19,10 @@
 # > GRPO, among rates that did not diverge and lost no more than 0.05 greedy accuracy; ties go to the smaller
 # > rate.
 #
-# The grid holds three rates around the one an earlier five-rate grid (5e-6 to 1e-4, same rule on sampled
-# accuracy) chose, 5e-5: the two smallest rates never came close and the budget now goes to seeds.
+# The grid holds three rates; earlier, wider grids (and what they chose) are recorded in the lab log. The rate
+# this page chooses is printed below and passed by the main job to every other tiny-LM notebook.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -42,7 +42,7 @@ runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

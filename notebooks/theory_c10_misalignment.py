@@ -26,7 +26,7 @@
 # **Method.** Closed form against exact enumeration over $(f, g)$ and against a Monte Carlo that measures
 # $\Delta$ directly as the advantage lost on correct responses of simulated GRPO groups.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -44,7 +44,7 @@ G: int = 16  # group size
 seed: int = 0
 results_dir: str = "results"
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
@@ -81,9 +81,7 @@ fig = plots.lines(
 
 # %% mystnb={"figure": {"caption": "E[Delta] with n_c ~ Bin(G, p) against the base model's accuracy p, and the same expectation by enumeration at 1 - p (mirrored): the two coincide, so the moments cannot say that stronger models benefit more.", "name": "fig-c10-p"}}
 fig = plots.lines(
-    by_p.melt(
-        id_vars="p", value_vars=["E_closed", "E_enum", "E_enum_mirror"], var_name="quantity", value_name="value"
-    ),
+    by_p.melt(id_vars="p", value_vars=["E_closed", "E_enum", "E_enum_mirror"], var_name="quantity", value_name="value"),
     "p",
     "value",
     hue="quantity",

@@ -19,7 +19,7 @@
 # Bernoulli probabilities. Symmetry is checked vector by vector: the complement $1 - r$ of every vector
 # has advantages exactly $-A(r)$.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -37,7 +37,7 @@ Gs: list = [2, 4, 8, 12, 16]  # group sizes to enumerate (2^G vectors each)
 p: float = 0.5  # success probability of the random reward
 results_dir: str = "results"  # where verdicts and tables are written
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

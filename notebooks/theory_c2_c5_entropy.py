@@ -27,7 +27,7 @@
 # unclipped GRPO step on a bandit (G = 16, random rewards), paired with its antithetic twin (rewards
 # $1 - r$, which negate the advantages by C1).
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -48,7 +48,7 @@ skew_eta: float = 0.05  # step size of the skewness scan
 seed: int = 0
 results_dir: str = "results"
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
@@ -68,7 +68,7 @@ grpo = save_table(
 )
 step
 
-# %% mystnb={"figure": {"caption": "|E[dH]| against the step size on log-log axes for three policies: Monte Carlo (lines with 95% bands) and the reconstructed closed form eta^2 c(pi) (dashed). A slope of 2 means the change is second order.", "name": "fig-c2-slope"}}
+# %% mystnb={"figure": {"caption": "|E[dH]| against the step size on log-log axes for three policies: Monte Carlo (lines with 95% bands) and the reconstructed closed form eta^2 c(pi) (the lines labelled "closed form", no band). A slope of 2 means the change is second order.", "name": "fig-c2-slope"}}
 long = step.assign(abs_mc=step.mc_mean.abs(), abs_cf=step.closed_form.abs(), ci=step.mc_ci)
 fig = plots.lines(
     long,

@@ -21,7 +21,7 @@
 # inner steps per iteration, under four clip rules (none, upper-only, lower-only, symmetric), from a flat and a
 # skewed initial policy. Bands are 95% intervals over independent seeds.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -44,7 +44,7 @@ skew_q: float = 0.9  # probability of the mode in the skewed initial policy
 seed: int = 0
 results_dir: str = "results"
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it

@@ -21,7 +21,7 @@
 # random reward with clipping, random reward without clipping, and explicit entropy minimisation alone
 # (every advantage zero, $J = -H$). Accuracy is the probability of the correct action.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -45,7 +45,7 @@ curve_q: float = 0.5  # q of the trajectories figure
 seed: int = 0
 results_dir: str = "results"
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
@@ -76,7 +76,7 @@ fig = plots.grid(
     title="Bandit with a correct action",
 )
 
-# %% mystnb={"figure": {"caption": "Improvement in accuracy after training against the initial accuracy, for each arm; filled markers: the mode is correct, the initial accuracy is q; the wrong-mode settings sit at low initial accuracy (1 - q) / 9. Error bars: 95% intervals over seeds.", "name": "fig-c11-gain"}}
+# %% mystnb={"figure": {"caption": "Improvement in accuracy after training against the initial accuracy, for each arm: the points at initial accuracy q have the mode correct, those at low initial accuracy (1 - q) / 9 have it wrong (same markers for both). Error bars: 95% intervals over seeds.", "name": "fig-c11-gain"}}
 fig = plots.scatter_ci(
     table.sort_values("initial_acc"),
     "initial_acc",

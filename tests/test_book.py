@@ -19,7 +19,6 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 
 from rlvr_lib.pipeline.runner import PROBES, ROOT, THEORY, TINY_LM, run_notebook
-from rlvr_lib.verdicts import VERDICTS
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
@@ -56,9 +55,39 @@ def test_notebook_smoke_run(smoke_site, name):
     assert str(ROOT) not in json.dumps(nb["metadata"])
     wall = json.loads((smoke_site / "walls.json").read_text())[name]
     assert wall < 30, f"{name} smoke run took {wall:.0f} s (the budget is 30 s)"
-    if name not in ("lm_hyperparameters", "lm_pilot"):  # they size the experiments and decide nothing
-        v = json.loads((smoke_site / "results" / "verdicts" / f"{name}.json").read_text())
-        assert v and all(x["verdict"] in VERDICTS for x in v)
+    verdicts = smoke_site / "results" / "verdicts" / f"{name}.json"
+    if name in ("lm_hyperparameters", "lm_pilot"):  # they size the experiments and decide nothing
+        assert not verdicts.exists()
+        return
+    v = json.loads(verdicts.read_text())
+    assert {x["source"] for x in v} == {name} and all(x["reason"] for x in v)
+    keys = {x["claim"].split()[0] for x in v}
+    assert EXPECTED_CLAIMS[name] <= {x["claim"] for x in v} | keys, (name, sorted(x["claim"] for x in v))
+    assert all(x["polarity"] in (1, 0, -1) for x in v)
+
+
+# the verdict rows (or claim keys) each notebook must write, whatever their outcome
+EXPECTED_CLAIMS = {
+    "theory_c1_advantages": {"C1"},
+    "theory_c2_c5_entropy": {"C2", "C5"},
+    "theory_c3_clipping_bias": {"C3 (small per step)"},
+    "theory_c6_c7_clip_dynamics": {"C6", "C6 (absolute)", "C7"},
+    "theory_c8_c11_bandit": {"C8", "C11"},
+    "theory_c10_misalignment": {"C10", "C10 (predicts C11)"},
+    "theory_regime_map": {"E0"},
+    "lm_probes": {"C2", "C5", "C6", "C6 (absolute)", "C3"},
+    "lm_e1_clipping": {"C4", "C6", "C6 (absolute)", "C7 (chosen step size)"},
+    "lm_e2_entropy_min": {"C8 (entropy coef)", "C8 (entropy reward)"},
+    "lm_e3_strategy": {"E3"},
+    "lm_e4_contamination": {"C9"},
+    "lm_e5_strength": {"C11"},
+    "lm_e6_eps_group": {"C12"},
+    "lm_e7_reward_variants": {"E0", "E7"},
+}
+
+
+def test_every_deciding_notebook_has_expected_claims():
+    assert set(EXPECTED_CLAIMS) == set(THEORY + PROBES + TINY_LM) - {"lm_hyperparameters", "lm_pilot"}
 
 
 def test_cached_notebook_is_not_rerun(smoke_site):

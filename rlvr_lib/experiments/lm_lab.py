@@ -42,8 +42,8 @@ TUNING_SEEDS = [1000, 1001]
 PRIMARY = "eval/exact_acc"  # the primary outcome of every accuracy verdict
 
 # 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
-# steps, as the paper's runs do (8 optimizer steps per rollout), so every step after a rollout's first is
-# off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100) on 80 items with 4
+# steps, as Shao et al.'s reference run does (8 optimizer steps per rollout), so every step after a rollout's
+# first is off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100) on 80 items with 4
 # samples each (sampled metrics are secondary; the primary outcome, exact accuracy, needs no samples; the item
 # set is the same for every arm, so item-to-item variation cancels in paired comparisons).
 FULL = dict(

@@ -83,11 +83,18 @@ REPORTED = pd.DataFrame(
             "setting": "Qwen2.5-Math-7B",
         },
         {
-            "source": "Shao et al. 2025 (reported)",
+            "source": "Spurious Rewards evaluation code and template (reported in the alphaXiv reproduction's table)",
+            "quantity": "Qwen2.5-Math-7B MATH-500 baseline, greedy",
+            "claims": "C9 E7",
+            "value": "49.4",
+            "setting": "Shao et al.'s prompt template",
+        },
+        {
+            "source": "Liu et al. 2025, Dr. GRPO (reported)",
             "quantity": "Qwen2.5-Math-7B MATH-500 baseline",
             "claims": "C9 E7",
-            "value": "49.4 / 69.0",
-            "setting": "with a prompt template / with none",
+            "value": "69.0",
+            "setting": "no prompt template",
         },
     ]
 )
@@ -704,8 +711,8 @@ def c5_reading() -> str:
 def entropy_figure(results_dir: str | Path = "../results"):
     """What moves entropy? Left: the reconstructed closed-form one-step entropy change in the i.i.d. logit-noise
     model of C5 (z_a += eta x_a, x_a i.i.d. zero-mean: a model of a random-reward update, not a GRPO step)
-    against the policy's skewness, with its Monte Carlo check. Right: the tiny LM's change in held-out entropy per arm (E1),
-    with 95% intervals over seeds. None when the results are missing."""
+    against the policy's skewness, with its Monte Carlo check. Right: the tiny LM's change in held-out entropy
+    per arm (E1), with 95% intervals over seeds. None when the results are missing."""
     import matplotlib.pyplot as plt
 
     from rlvr_lib.experiments import plots
