@@ -221,3 +221,67 @@ def test_bases_pretrained_side_by_side_are_the_bases_pretrained_alone(tmp_path, 
     for a, b in zip(side, alone):
         wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_sweep_takes_seeds_per_arm_group_keys_and_arms_that_share_a_configuration(tmp_path, monkeypatch):
+    """`lm_lab.sweep` with (group, arm) keys, seeds given per arm (by key, which wins, or by label), and two arms
+    that are one configuration ("random" and "random, clip"): each arm gets its own seeds' runs, a shared run is
+    trained once and shows under both arms, and an arm without seeds is an error. The executor is replaced by one
+    that writes each run's record at once, with a final value that names the run's seed and arm."""
+    from rlvr_lib.experiments import lm_lab
+    from rlvr_lib.rl import executors
+    from rlvr_lib.rl.records import RunRecord
+
+    code = {"random, clip": 1, "ground truth": 2}
+    trained = []
+
+    def run_many_now(cfg_dicts, spec, bar=None):
+        out = []
+        for c in cfg_dicts:
+            cfg = ExperimentConfig.from_dict(c)
+            d, arm = run_dir_of(cfg), cfg.name.split(": ")[1]
+            fresh = not is_finished(d)
+            if fresh:
+                trained.append((cfg.name, cfg.seed))
+                record = RunRecord(d)
+                record.start({"experiment": cfg.to_dict()}, cfg.seed)
+                group_code = 100 if cfg.base == "weak-base" else 0
+                record.log(2, {"eval/exact_acc": group_code + 10 * cfg.seed + code.get(arm, 1)})
+                record.finish("complete")
+            out.append({"run_id": cfg.run_id, "trained": fresh})
+        return out
+
+    monkeypatch.setattr(executors, "run_many", run_many_now)
+    arms = {
+        **lm_lab.arms("default", [lm_lab.RANDOM_CLIP, lm_lab.GROUND_TRUTH, lm_lab.RANDOM], group="strong"),
+        **lm_lab.arms("weak-base", [lm_lab.RANDOM_CLIP, lm_lab.GROUND_TRUTH], group="weak"),
+    }
+    seeds = {("strong", "random, clip"): [0, 1], "random, clip": [7], "ground truth": [0], "random": [1, 2]}
+    shared = lm_lab.common("smoke", str(tmp_path), 1e-3)
+    df = lm_lab.sweep(arms, seeds, shared, progress=False)
+    got = {
+        (g, a): sorted(zip(sub.seed, sub.value))
+        for (g, a), sub in df[df.metric == "eval/exact_acc"].groupby(["group", "arm"])
+    }
+    assert got == {
+        ("strong", "random, clip"): [(0, 1.0), (1, 11.0)],  # the key's seeds, not the label's
+        ("strong", "ground truth"): [(0, 2.0)],
+        ("strong", "random"): [(1, 11.0), (2, 21.0)],  # seed 1 is the run of "random, clip", seed 1
+        ("weak", "random, clip"): [(7, 171.0)],  # the label's seeds
+        ("weak", "ground truth"): [(0, 102.0)],
+    }
+    assert sorted(trained) == [  # the run that two arms share, once
+        ("strong: ground truth", 0),
+        ("strong: random", 2),
+        ("strong: random, clip", 0),
+        ("strong: random, clip", 1),
+        ("weak: ground truth", 0),
+        ("weak: random, clip", 7),
+    ]
+    shared_run = df[(df.arm == "random") & (df.seed == 1)].run_id.unique()
+    assert len(shared_run) == 1 and set(df[df.run_id == shared_run[0]].arm) == {"random", "random, clip"}
+    # one list for every arm; an arm that no entry names is an error
+    again = lm_lab.sweep(arms, [0], shared, progress=False)
+    assert set(again.groupby(["group", "arm"]).seed.unique().map(list).map(tuple)) == {(0,)}
+    with pytest.raises(ValueError, match=r"no seeds given for arm \('weak', 'ground truth'\)"):
+        lm_lab.sweep(arms, {"random, clip": [0], "random": [0], ("strong", "ground truth"): [0]}, shared)
