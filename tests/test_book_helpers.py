@@ -223,3 +223,23 @@ def test_reported_numbers_are_cited_to_their_own_sources():
     assert "Liu et al." in r.loc["69.0", "source"] and "Shao" not in r.loc["69.0", "source"]
     assert "Spurious Rewards" in r.loc["49.4", "source"]
     assert all("reported" in s for s in book.REPORTED.source)
+
+
+def test_rows_beyond_the_twelve_claims_are_the_extra_statements_only(tmp_path):
+    save_verdicts(
+        [
+            sv("C7 (stress regime)", "inconclusive", "tiny LM"),
+            sv("C8 (entropy coef)", "supported", "tiny LM"),
+            sv("E0", "not supported", "tiny LM"),
+            sv("E3 prior amplification (default base, random, clip)", "effect excluded", "tiny LM"),
+            sv("E7 Shao et al.'s ordering", "not supported", "tiny LM"),
+            sv("C10 (predicts C11)", "not supported", "exact", polarity=0),
+        ],
+        tmp_path,
+        "nb",
+    )
+    extra = book.beyond_claims(tmp_path)
+    assert sorted(extra.claim.str.split().str[0]) == ["E0", "E3", "E7"]
+    counts = book.stance_counts(tmp_path).set_index("level")
+    assert counts.loc["tiny LM", "for"] == 1 and counts.loc["tiny LM", "neither"] == 1
+    assert counts.loc["exact", "neither"] == 1 and counts.loc["exact", "against"] == 0

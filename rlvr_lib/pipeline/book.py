@@ -180,6 +180,24 @@ def scorecard(results_dir: str | Path = "../results") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).fillna("")
 
 
+def beyond_claims(results_dir: str | Path = "../results") -> pd.DataFrame:
+    """The verdict rows about statements outside the paper's twelve claims (Shao et al.'s E0, E3, E7): every row
+    whose claim key is not one of C1-C12. Qualified rows of a claim ("C7 (stress regime)") belong to the claim."""
+    v = verdict_table(results_dir)
+    return v[~claim_key(v.claim).isin(CLAIMS)].reset_index(drop=True) if not v.empty else v
+
+
+def stance_counts(results_dir: str | Path = "../results") -> pd.DataFrame:
+    """Per level, how many verdict rows bear for, against, or neither way on the paper's claims (C1-C12)."""
+    v = verdict_table(results_dir)
+    if v.empty:
+        return pd.DataFrame(columns=["level", "for", "against", "neither"])
+    v = v[claim_key(v.claim).isin(CLAIMS)]
+    bears = v["bears on the claim"].str.split().str[0]
+    out = pd.crosstab(v.level, bears).reindex(columns=["for", "against", "neither"], fill_value=0)
+    return out.reindex([lv for lv in LEVEL_ORDER if lv in out.index]).reset_index()
+
+
 def to_html(df: pd.DataFrame, link_col: str = "evidence", link_prefix: str = "executed/") -> str:
     """An HTML table whose `link_col` cells link to the executed notebook pages."""
     d = df.copy()
