@@ -243,3 +243,20 @@ def test_rows_beyond_the_twelve_claims_are_the_extra_statements_only(tmp_path):
     counts = book.stance_counts(tmp_path).set_index("level")
     assert counts.loc["tiny LM", "for"] == 1 and counts.loc["tiny LM", "neither"] == 1
     assert counts.loc["exact", "neither"] == 1 and counts.loc["exact", "against"] == 0
+
+
+def test_e1_training_caption_matches_the_window_and_the_rollout():
+    """The caption's window is what the cell passes to `windowed`, and one window is one rollout batch."""
+    import re
+
+    import jupytext
+
+    from rlvr_lib.pipeline.runner import NOTEBOOKS
+
+    cells = jupytext.read(NOTEBOOKS / "lm_e1_clipping.py").cells
+    (cell,) = [c for c in cells if "lm.windowed(df, train" in c.source]
+    window = int(re.search(r"lm\.windowed\(df, train, (\d+)\)", cell.source).group(1))
+    caption = cell.metadata["mystnb"]["figure"]["caption"]
+    said = [int(k) for k in re.findall(r"(\d+) optimizer steps", caption)]
+    assert said and set(said) == {window} == {lm.FULL["steps_per_generation"]}
+    assert "one rollout batch" in caption
