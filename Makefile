@@ -41,3 +41,9 @@ test: venv lint
 
 clean-book:
 	rm -rf book/_build
+
+# mutation testing of the statistics and verdict code, on demand (not part of `make test`); reports in
+# results/mutants/. MUTATE narrows it, e.g. make mutants MUTATE=rlvr_lib/stats.py
+.PHONY: mutants
+mutants: venv
+	$(BIN)/python scripts/mutants.py $(MUTATE)
