@@ -29,6 +29,7 @@ THEORY = [
     "theory_c6_c7_clip_dynamics",
     "theory_c8_c11_bandit",
     "theory_c10_misalignment",
+    "theory_regime_map",
 ]
 PROBES = ["lm_probes"]
 TINY_LM = [
