@@ -219,6 +219,34 @@ def test_a_cell_on_two_slices_counts_once():
     assert e0.statistic.startswith("1 of 2 mode-correct cells") and "step, group slices" in e0.statistic
 
 
+def test_e0_judges_somewhere_with_intervals_widened_for_the_family():
+    """One cell of 40 clears zero by its own interval (as about 1 in 40 would by chance): not enough."""
+    lone = cell("symmetric", gain=0.05, ci=0.045, gain_vs_none=0.1)
+    rest = [cell("symmetric", gain=-0.01, ci=0.03, eta=0.01 * (i + 1)) for i in range(39)]
+    e0, sym = verdicts(lone, *rest)
+    assert (e0.verdict, e0.reason) == ("inconclusive", "undecided_cells")
+    assert "40 comparisons (Bonferroni); by each cell's own 95% interval 1 gain" in e0.statistic
+    assert "chance alone would give about 1.0" in e0.statistic and sym.verdict == "inconclusive"
+    t = table(lone, *rest)
+    assert bool(t.gain_cell.iloc[0]) and not bool(t.gain_fw.iloc[0]) and (t.family == 40).all()
+
+
+@pytest.mark.parametrize(
+    "p, df, value",
+    [(0.995, 30, 2.750), (0.9995, 60, 3.460), (0.9995, 120, 3.373), (0.995, 120, 2.617)],  # standard t tables
+)
+def test_t_quantile_against_tables(p, df, value):
+    assert rm.t_quantile(p, df) == pytest.approx(value, abs=2e-3)
+
+
+def test_family_half_is_the_plain_interval_for_one_comparison_and_widens_with_more():
+    from rlvr_lib.stats import t975
+
+    assert rm.family_half([0.1], [64], 1)[0] == pytest.approx(0.1, rel=1e-12)
+    assert rm.family_half([0.1], [61], 20)[0] == pytest.approx(0.1 * rm.t_quantile(1 - 0.025 / 20, 60) / t975(60))
+    assert rm.family_half([0.1], [61], 20)[0] > 0.15 and np.isnan(rm.family_half([0.1], [1], 3)[0])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the reported regime
 
@@ -268,9 +296,13 @@ def test_reading_with_gains_under_symmetric_clipping():
         cell("lower-only", gain=-0.1, c5_net=1.0, measured_net=-1.0),
     )
     text = rm.reading(t, within_rep())
-    assert "by at least the margin 0.02 in 2 of the map's 4 cells, under upper-only, symmetric" in text
+    assert (
+        "by at least the margin 0.02 in 2 of the map's 4 cells by each cell's own 95% interval (chance alone would "
+        "give about 0.1), 2 of them with the intervals widened for 4 comparisons, under upper-only, symmetric" in text
+    )
     assert "the largest gain is +0.300 [+0.250, +0.350] (upper-only, step slice: eta 0.5 x mu 8" in text
-    assert "Symmetric clipping does in 1 of its 1 cells (best +0.100 [+0.050, +0.150]" in text
+    assert "Symmetric clipping does in 1 of its 1 cells, 1 with the intervals widened for 1 comparison (best" in text
+    assert "(best +0.100 [+0.050, +0.150], symmetric, step slice" in text
     assert "clipping produces 2." in text
     assert "lowers entropy in 1 and raises it in 1 of the 2 clipped gain cells" in text
     assert "(median -0.010 nats per iteration, against +0.011 for the unclipped update there)" in text
@@ -332,8 +364,9 @@ def test_figure_and_reading_from_saved_results(tmp_path):
     fig = rm.regime_map_figure(tmp_path)
     axes = [a for a in fig.axes if a.get_label() != "<colorbar>"][: 3 * len(rm.RULES)]
     assert len(axes) == 3 * len(rm.RULES)
-    for ax in axes:
-        assert ax.get_xlabel()[:1].islower() and ax.get_title()
+    labels = [ax.get_xlabel() for ax in axes if ax.get_xlabel()] + [ax.get_ylabel() for ax in axes if ax.get_ylabel()]
+    assert len(labels) == 3 + 3 and all(lbl[:1].islower() for lbl in labels)
+    assert [ax.get_title() for ax in axes[: len(rm.RULES)]] == [f"clip rule: {r}" for r in rm.RULES]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any(lbl.startswith("reported") for lbl in labels) and any("clip rate" in lbl for lbl in labels)
     assert rm.regime_map_figure(tmp_path, quantity="dH") is not None

@@ -39,6 +39,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ from rlvr_lib._checks import ConfigError, check_choice, check_float, check_int, 
 from rlvr_lib.clip import ClipRule
 from rlvr_lib.entropy import softmax_entropy
 from rlvr_lib.experiments.theory_lab import PAPER_C3
-from rlvr_lib.stats import mean_ci
+from rlvr_lib.stats import mean_ci, t975
 from rlvr_lib.theory.simulator import SimConfig, entropy_change_coefficient, grpo_iteration, initial_logits
 from rlvr_lib.verdicts import Verdict, decide_effect
 
@@ -358,7 +359,30 @@ def regime_table(cfg: MapConfig, progress=None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------
 # decisions and mechanisms
 
-CELL = ["slice", "K", "G", "eta", "mu", "q", "mode"]  # a setting; with "rule", a cell
+CELL = ["slice", "K", "G", "eta", "mu", "q", "mode"]  # a setting on one slice; with "rule", a cell
+SETTING = ["K", "G", "eta", "mu", "q", "rule", "mode"]  # a cell, whichever slices it lies on
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with `df` degrees of freedom: ``stats.t975`` at p = 0.975, otherwise the
+    Cornish-Fisher expansion in 1/df (Abramowitz & Stegun 26.7.5, three terms, as ``stats.t975`` uses beyond its
+    table), about 1e-3 from the exact value for df >= 30 and p <= 0.9995; it underestimates for a few df."""
+    if p == 0.975:
+        return t975(df)
+    z = NormalDist().inv_cdf(p)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    return z + g1 / df + g2 / df**2 + g3 / df**3
+
+
+def family_half(half, n, m: int):
+    """A 95% half-width over `n` replicas widened for `m` comparisons (Bonferroni): each interval at the one-sided
+    level 2.5% / m, so that over a family of m cells with no gain anywhere, the chance that any interval clears
+    zero is at most 2.5%. (Without it, about 2.5% of the cells would clear zero by chance alone.)"""
+    n = np.asarray(n, dtype=float)
+    q = np.array([t_quantile(1 - 0.025 / m, k - 1) / t975(k - 1) if k > 1 else np.nan for k in n.ravel()])
+    return np.asarray(half, dtype=float) * q.reshape(n.shape)
 
 
 def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
@@ -368,12 +392,22 @@ def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
     * "clipping": the paired gain over no clipping is above zero and the unclipped rule does not gain there;
     * "unclipped update + clipping": the paired gain over no clipping is above zero and no clipping gains too;
     * "unclipped update": the rule is none, or no clipping gains there and the paired difference is not above 0;
-    * "undetermined": neither the paired difference nor no clipping alone shows a gain."""
+    * "undetermined": neither the paired difference nor no clipping alone shows a gain.
+
+    The same decision with the intervals widened for the family of the table's mode-correct cells
+    (:func:`family_half`, m = `family`) gives `decision_fw`, `reason_fw` and `gain_fw`: what a statement about
+    "somewhere on the map" can rest on."""
     t = t.copy()
     dec = [decide_effect(g, h, int(n), margin) for g, h, n in zip(t.gain, t.gain_ci, t.n)]
     t["decision"] = [d.verdict for d in dec]
     t["reason"] = [d.reason for d in dec]
     t["gain_cell"] = t.decision == "supported"
+    t["family"] = max(int(t[t["mode"] == "correct"].drop_duplicates(SETTING).shape[0]), 1)
+    t["gain_ci_fw"] = family_half(t.gain_ci, t.n, int(t.family.iloc[0])) if len(t) else []
+    dec = [decide_effect(g, h, int(n), margin) for g, h, n in zip(t.gain, t.gain_ci_fw, t.n)]
+    t["decision_fw"] = [d.verdict for d in dec]
+    t["reason_fw"] = [d.reason for d in dec]
+    t["gain_fw"] = t.decision_fw == "supported"
     none = t[t.rule == "none"].set_index(CELL).gain_cell
     none_gains = t.set_index(CELL).index.map(lambda k: bool(none.get(k, False)))
     above = t.gain_vs_none - t.gain_vs_none_ci > 0
@@ -386,9 +420,6 @@ def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
     return t
 
 
-SETTING = ["K", "G", "eta", "mu", "q", "rule", "mode"]  # a cell, whichever slices it lies on
-
-
 def unique_cells(t: pd.DataFrame) -> pd.DataFrame:
     """One row per cell: a cell on several slices (the default point) is counted once, with its first measurement,
     its `slice` naming them all."""
@@ -398,9 +429,10 @@ def unique_cells(t: pd.DataFrame) -> pd.DataFrame:
     return u
 
 
-def gain_cells(t: pd.DataFrame, rules=None) -> pd.DataFrame:
-    """The mode-correct cells that gain, each once, under `rules` (all when None), largest gain first."""
-    g = unique_cells(t[(t["mode"] == "correct") & t.gain_cell.astype(bool)])
+def gain_cells(t: pd.DataFrame, rules=None, family_wise: bool = False) -> pd.DataFrame:
+    """The mode-correct cells that gain (by their own interval, or by the family-wise one), each once, under
+    `rules` (all when None), largest gain first."""
+    g = unique_cells(t[(t["mode"] == "correct") & t["gain_fw" if family_wise else "gain_cell"].astype(bool)])
     if rules is not None:
         g = g[g.rule.isin(rules)]
     return g.sort_values("gain", ascending=False)
@@ -413,6 +445,10 @@ def where(row) -> str:
         f"{row['rule']}, {row['slice']} slice{plural}: eta {row['eta']:g} x mu {int(row['mu'])}, q {row['q']:g}, "
         f"K {int(row['K'])}, G {int(row['G'])}"
     )
+
+
+def _comparisons(m: int) -> str:
+    return f"{m} comparison{'' if m == 1 else 's'}"
 
 
 def _num(x: float) -> str:
@@ -495,10 +531,10 @@ def reported_sentence(rep: pd.DataFrame) -> str:
 # verdicts
 
 REASONS = {
-    "gain_somewhere": "at least one cell's interval lies above zero and reaches the margin",
-    "undecided_cells": "no cell gains, and some cells' intervals cover zero and reach past the margin",
-    "within_margin_everywhere": "every cell's interval lies within +-margin",
-    "no_gain_anywhere": "every cell's interval lies below zero or within the margin, some below zero",
+    "gain_somewhere": "at least one cell's family-wise interval lies above zero and reaches the margin",
+    "undecided_cells": "no cell gains, and some cells' family-wise intervals cover zero and reach past the margin",
+    "within_margin_everywhere": "every cell's family-wise interval lies within +-margin",
+    "no_gain_anywhere": "every cell's family-wise interval lies below zero or within the margin, some below zero",
     "no_cells": "the map has no cell under these rules with the mode correct",
     "check_failed": "the rule never clipped a token anywhere on the map, so it tests nothing about clipping",
 }
@@ -506,6 +542,9 @@ E0_STATEMENT = "random-reward GRPO raises a bandit's accuracy somewhere on the m
 
 
 def _e0(t: pd.DataFrame, margin: float, claim: str, statement: str, rules, check_clipping: bool) -> Verdict:
+    """One E0 row. The statement is about *somewhere* on the map, so each of its m cells is judged by its interval
+    widened for the m comparisons (:func:`family_half`); the statistic also gives the count by each cell's own
+    interval, and how many of those chance alone would give."""
     c = t[(t["mode"] == "correct") & t.rule.isin(rules)]
     c = unique_cells(classify(c, margin)) if len(c) else c
     mk = lambda verdict, reason, stat: Verdict(claim, verdict, stat, "tabular", statement=statement,  # noqa: E731
@@ -514,22 +553,27 @@ def _e0(t: pd.DataFrame, margin: float, claim: str, statement: str, rules, check
         return mk("not testable here", "no_cells", f"no mode-correct cell under {list(rules)}")
     if check_clipping and not ((c.clip_high + c.clip_low) > 0).any():
         return mk("not testable here", "check_failed", f"{list(rules)} clipped no token in any of {len(c)} cells")
-    g = gain_cells(c)
-    over = f"{len(c)} mode-correct cells, margin {margin:g}"
+    m, own = len(c), int(c.gain_cell.sum())
+    over = (
+        f"{m} mode-correct cells, margin {margin:g}, intervals widened for {_comparisons(m)} (Bonferroni); by each "
+        f"cell's own 95% interval {own} gain, where chance alone would give about {0.025 * m:.1f}"
+    )
+    g = gain_cells(c, family_wise=True)
     if len(g):
         top = "; ".join(f"{where(r)}: {_interval(r)} ({r.mechanism})" for _, r in g.head(5).iterrows())
         more = f" and {len(g) - 5} more" if len(g) > 5 else ""
-        return mk("supported", "gain_somewhere", f"{len(g)} of {over} gain: {top}{more}")
+        return mk("supported", "gain_somewhere", f"{len(g)} of {over}. Gains (own 95% intervals): {top}{more}")
     best = c.loc[c.gain.idxmax()]
     best_s = f"the best cell: {where(best)}, {_interval(best)}"
-    if (c.reason.isin(["undecided", "no_interval"])).any():
-        k = int((c.reason.isin(["undecided", "no_interval"])).sum())
-        note = decide_effect(best.gain, best.gain_ci, int(best.n), margin).note
-        return mk("inconclusive", "undecided_cells", f"no cell of {over} gains; {k} undecided; {best_s} ({note})")
-    if (c.reason == "within_margin").all():
-        return mk("effect excluded", "within_margin_everywhere", f"no cell of {over} gains; {best_s}")
-    below = int((c.reason == "opposite_side").sum())
-    return mk("not supported", "no_gain_anywhere", f"no cell of {over} gains ({below} lose); {best_s}")
+    undecided = c.reason_fw.isin(["undecided", "no_interval"])
+    if undecided.any():
+        note = decide_effect(best.gain, best.gain_ci_fw, int(best.n), margin).note
+        return mk("inconclusive", "undecided_cells", f"none of {over}; {int(undecided.sum())} undecided; {best_s} "
+                  f"({note}, at the family-wise width)")  # fmt: skip
+    if (c.reason_fw == "within_margin").all():
+        return mk("effect excluded", "within_margin_everywhere", f"none of {over}; {best_s}")
+    below = int((c.reason_fw == "opposite_side").sum())
+    return mk("not supported", "no_gain_anywhere", f"none of {over} ({below} lose); {best_s}")
 
 
 def e0_verdicts(t: pd.DataFrame, margin: float) -> list[Verdict]:
@@ -556,7 +600,7 @@ def gain_table(t: pd.DataFrame) -> pd.DataFrame:
     g = gain_cells(t)
     key = [k for k in SETTING if k != "mode"]
     wrong = t[t["mode"] == "wrong"].drop_duplicates(key).set_index(key)
-    cols = ["slice", "rule", "eta", "mu", "q", "K", "G", "gain", "gain_ci", "n", "mechanism", "gain_vs_none",
+    cols = ["slice", "rule", "eta", "mu", "q", "K", "G", "gain", "gain_ci", "n", "gain_fw", "mechanism", "gain_vs_none",
             "gain_vs_none_ci", "clip_high", "clip_low", "dH", "clip_drift", "clip_drift_ci", "unclipped_drift",
             "unclipped_drift_ci"]  # fmt: skip
     out = g[cols].copy()
@@ -565,8 +609,8 @@ def gain_table(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def rule_summary(t: pd.DataFrame) -> pd.DataFrame:
-    """One row per rule (mode correct, each cell once): its cells, how many gain, the mechanisms of those gains,
-    and its best cell with the interval."""
+    """One row per rule (mode correct, each cell once): its cells, how many gain (by their own intervals, and with
+    the intervals widened for the map's cells), the mechanisms of those gains, and its best cell."""
     c = unique_cells(t[t["mode"] == "correct"])
     rows = []
     for rule in [r for r in RULES if (c.rule == r).any()]:
@@ -579,6 +623,7 @@ def rule_summary(t: pd.DataFrame) -> pd.DataFrame:
                 "rule": rule,
                 "cells": len(r),
                 "gain_cells": len(g),
+                "gain_cells_fw": int(g.gain_fw.astype(bool).sum()),
                 "mechanisms": ", ".join(f"{m}: {counts[m]}" for m in MECHANISMS if m in counts),
                 "best_gain": float(best.gain),
                 "best_gain_ci": float(best.gain_ci),
@@ -618,20 +663,23 @@ def reading(t: pd.DataFrame, rep: pd.DataFrame) -> str:
     margin = float(c.margin.iloc[0])
     g = gain_cells(t)
     lead = f"Random-reward GRPO raised the bandit's accuracy (mode correct) by at least the margin {margin:g}"
+    m = len(c)
     if len(g):
-        top = g.iloc[0]
+        top, fw = g.iloc[0], int(g.gain_fw.astype(bool).sum())
         s1 = (
-            f"{lead} in {len(g)} of the map's {len(c)} cells, under {', '.join(dict.fromkeys(g.rule))}; the largest "
-            f"gain is {_interval(top)} ({where(top)})."
+            f"{lead} in {len(g)} of the map's {m} cells by each cell's own 95% interval (chance alone would give "
+            f"about {0.025 * m:.1f}), {fw} of them with the intervals widened for {_comparisons(m)}, under "
+            f"{', '.join(dict.fromkeys(g.rule))}; the largest gain is {_interval(top)} ({where(top)})."
         )
     else:
         best = c.loc[c.gain.idxmax()]
-        s1 = f"{lead} in none of the map's {len(c)} cells; the best is {_interval(best)} ({where(best)})."
-    sym, cs = g[g.rule == "symmetric"], c[c.rule == "symmetric"]
+        s1 = f"{lead} in none of the map's {m} cells; the best is {_interval(best)} ({where(best)})."
+    cs = c[c.rule == "symmetric"]
+    sym = gain_cells(classify(cs, margin)) if len(cs) else cs
     if len(sym):
         s2 = (
-            f"Symmetric clipping does in {len(sym)} of its {len(cs)} cells (best {_interval(sym.iloc[0])}, "
-            f"{where(sym.iloc[0])})."
+            f"Symmetric clipping does in {len(sym)} of its {len(cs)} cells, {int(sym.gain_fw.sum())} with the "
+            f"intervals widened for {_comparisons(len(cs))} (best {_interval(sym.iloc[0])}, {where(sym.iloc[0])})."
         )
     elif len(cs):
         s2 = f"Symmetric clipping never does on this map: its best cell is {_interval(cs.loc[cs.gain.idxmax()])}."
@@ -711,12 +759,14 @@ def regime_map_figure(results_dir: str | Path = "../results", quantity: str = "g
         for j, rule in enumerate(rules):
             ax = axes[i, j]
             s = c[(c.slice == sl) & (c.rule == rule)]
-            cols = [quantity, "gain_cell", "clip_high", "clip_low", "c5_net", "measured_net"]
+            cols = [quantity, "gain_cell", "gain_fw", "clip_high", "clip_low", "c5_net", "measured_net"]
             xs, ys, grid = _grids(s, x, y, cols)
             z = grid[quantity]
             mesh = ax.pcolormesh(np.arange(len(xs)), np.arange(len(ys)), z, cmap="RdBu", norm=norm, shading="nearest")
-            gx, gy = grid["gain_cell"].astype(bool).nonzero()[::-1]
+            gx, gy = (grid["gain_cell"] == 1).nonzero()[::-1]
             ax.plot(gx, gy, "kx", ms=6, mew=1.5, ls="none")
+            gx, gy = (grid["gain_fw"] == 1).nonzero()[::-1]
+            ax.plot(gx, gy, "ks", ms=12, mfc="none", mew=1.0, ls="none")
             X, Y = np.meshgrid(np.arange(len(xs)), np.arange(len(ys)))
             if sl == "step" and len(xs) > 1 and len(ys) > 1:  # the clip rates that step size and depth produce
                 for col, ls in (("clip_high", "-"), ("clip_low", "--")):
@@ -736,16 +786,20 @@ def regime_map_figure(results_dir: str | Path = "../results", quantity: str = "g
             ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs], fontsize=7)
             ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys], fontsize=7)
             ax.grid(False)
-            ax.set_title(f"{rule} | {sl} slice", fontsize=9)
-            ax.set_xlabel(AXIS_LABELS[x], fontsize=8)
+            if i == 0:
+                ax.set_title(f"clip rule: {rule}", fontsize=9)
+            if j == len(rules) // 2:  # one x label per row, under the middle panel
+                ax.set_xlabel(AXIS_LABELS[x], fontsize=8)
             if j == 0:
-                ax.set_ylabel(AXIS_LABELS[y], fontsize=8)
+                ax.set_ylabel(f"{sl} slice\n{AXIS_LABELS[y]}", fontsize=8)
     label = "accuracy gain $\\pi_T(a^*) - \\pi_0(a^*)$" if quantity == "gain" else "entropy change (nats)"
     fig.subplots_adjust(bottom=0.16, hspace=0.55, wspace=0.3, right=0.88)
     fig.colorbar(mesh, cax=fig.add_axes([0.91, 0.3, 0.012, 0.45]), label=f"{label}, mode correct")
-    gain_label = f"gain: interval above 0, reaching {c.margin.iloc[0]:g}"
+    gain_label = f"gain: its 95% interval above 0, reaching {c.margin.iloc[0]:g}"
+    fw_label = f"... also when widened for the map's {int(t.family.iloc[0])} cells (Bonferroni)"
     handles = [
         Line2D([], [], color="k", marker="x", ls="none", label=gain_label),
+        Line2D([], [], color="k", marker="s", mfc="none", ls="none", label=fw_label),
         Line2D([], [], color="0.15", ls="-", label="upper clip rate (contours 1e-3, 1e-2, 1e-1)"),
         Line2D([], [], color="0.15", ls="--", label="lower clip rate (same levels)"),
         Line2D([], [], color=plots.OTHER[4], ls=":", lw=1.6,
