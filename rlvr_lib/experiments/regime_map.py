@@ -96,22 +96,21 @@ PROFILES = {
 
 @dataclass(frozen=True)
 class MapConfig:
-    """Every dial of the map. The default point, through which the shape and group slices pass, is the book's
-    bandit (K = 10, q = 0.5, G = 16 as in the paper, mu = 4) at step size 1.0, where the step slice shows a gain
-    under one of the rules, so that the other slices show how far it reaches; eps = 0.2 is the paper's,
-    eps_high = 0.28 DAPO's (Yu et al. 2503.14476). The step slice reaches the reference run's 8 inner steps."""
+    """Every dial of the map. The default point, through which every slice passes, is the book's bandit (K = 10,
+    q = 0.5, eta = 0.5, G = 16 as in the paper) at the 8 optimizer steps per rollout of Shao et al.'s reference
+    run; eps = 0.2 is the paper's, eps_high = 0.28 DAPO's (Yu et al. 2503.14476)."""
 
     K: int = 10  # actions at the default point
     q: float = 0.5  # initial probability of the mode at the default point
     G: int = 16  # group size at the default point (the paper's)
-    eta: float = 1.0  # step size on the logits at the default point
-    mu: int = 4  # inner steps per rollout at the default point
+    eta: float = 0.5  # step size on the logits at the default point
+    mu: int = 8  # inner steps per rollout at the default point
     etas: tuple = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # step sizes of the step and group slices
     mus: tuple = (1, 2, 4, 8)  # inner steps of the step slice
     qs: tuple = (0.2, 0.5, 0.8, 0.95)  # mode probabilities of the shape slice
     Ks: tuple = (10, 100, 1000)  # numbers of actions of the shape slice
-    Gs: tuple = (4, 8, 16, 64)  # group sizes of the group slice
-    group_etas: tuple = (0.2, 1.0, 2.0)  # step sizes of the group slice
+    Gs: tuple = (4, 16, 64)  # group sizes of the group slice
+    group_etas: tuple = (0.2, 0.5, 2.0)  # step sizes of the group slice
     eps_low: float = 0.2  # lower clip width (and the symmetric rule's width)
     eps_high: float = 0.28  # clip-higher's upper width
     iterations: int = 40  # GRPO iterations (rollouts) per trajectory
