@@ -220,7 +220,7 @@ def test_bases_pretrained_side_by_side_are_the_bases_pretrained_alone(tmp_path, 
     alone = [ensure_base(c, progress=False) for c in cfgs]
     for a, b in zip(side, alone):
         wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
-        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+        assert len(wa) > 0 and wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_sweep_takes_seeds_per_arm_group_keys_and_arms_that_share_a_configuration(tmp_path, monkeypatch):
