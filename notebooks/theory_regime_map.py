@@ -40,7 +40,7 @@
 # with a real run, and it is how the paper's reported regime is placed on it. A bandit response is a single
 # token, where the reported clip rate is per token of responses thousands of tokens long.
 
-# %% tags=["colab"]
+# %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
 # its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
 import subprocess
@@ -71,7 +71,7 @@ margin: float = 0.02  # smallest accuracy gain of interest (probability of the c
 seed: int = 0
 results_dir: str = "results"
 
-# %%
+# %% tags=["hide-input"]
 from rlvr_lib._checks import check_parameters
 
 check_parameters(globals())  # a parameter of the wrong type stops here, naming it
