@@ -18,14 +18,14 @@ The functions under test: every function of ``rlvr_lib/stats.py`` and ``rlvr_lib
 (recorded once per module with a profiler hook), among the test files that name one of the module's functions
 under test; slow tests (``-m slow``) are left out. A function no test calls is reported as not covered.
 
-Why a runner of its own instead of mutmut or cosmic-ray: mutmut 3 copies the tree into ``mutants/`` and rewrites
-every function into trampolines, which this layout (notebook kernels and worker processes that import the
-installed package, a tiny base pretrained by a session fixture) does not survive without configuration, and
-cosmic-ray needs a session database and its own worker setup; neither restricts mutation to a few functions by
-name without extra code. This script is about 400 lines of the standard library plus pytest: it copies the
-working tree to a temporary directory (the checkout itself is never modified), imports the heavy libraries
-(numpy, pandas, torch, transformers) once, and runs each mutant's tests in a forked child with a time limit, so a
-mutant costs its tests' time rather than an interpreter start.
+Why a runner of its own instead of mutmut or cosmic-ray: neither is in the development environment (adding one
+reinstalls it for everyone), mutmut 3 runs the suite inside a rewritten copy of the tree (``mutants/``) while
+these tests also start notebook kernels and worker processes that import the package, and cosmic-ray needs a
+session database and its own worker configuration; restricting either to a few functions by name takes extra
+code too. This script needs only the standard library and pytest: it copies the working tree to a temporary
+directory (the checkout itself is never modified), imports the heavy libraries (numpy, pandas, torch,
+transformers) once, and runs each mutant's tests in a forked child with a time limit, so a mutant costs its
+tests' time rather than an interpreter start.
 
 Output: per module, the mutants killed, survived, not covered and timed out, and the score (killed / mutants);
 each survivor with file, line, function and the change, printed and written to
@@ -204,13 +204,15 @@ class Mutant:
     index: int  # position of the node in the function's walk
     alt: int  # which alternative of that node
     line: int
+    col: int
     change: str
     outcome: str = ""  # killed / survived / not covered / timeout
     seconds: float = 0.0
 
     @property
     def key(self) -> tuple:
-        return (self.module, self.function, self.line, self.change)
+        """Which mutant this is, for --rerun (valid while the function's source is unchanged)."""
+        return (self.module, self.function, self.index, self.alt, self.change)
 
 
 def enumerate_mutants(module: str, source: str) -> list[Mutant]:
@@ -219,7 +221,8 @@ def enumerate_mutants(module: str, source: str) -> list[Mutant]:
     for qual, fn in functions(tree, module):
         for i, node in enumerate(_walk(fn)):
             for j, (change, _) in enumerate(alternatives(node)):
-                out.append(Mutant(module, qual, i, j, getattr(node, "lineno", fn.lineno), change))
+                line, col = getattr(node, "lineno", fn.lineno), getattr(node, "col_offset", -1) + 1
+                out.append(Mutant(module, qual, i, j, line, col, change))
     return out
 
 
@@ -335,11 +338,18 @@ def run_module(module: str, work: Path, args, previous: dict | None) -> tuple[li
     mutants = enumerate_mutants(module, original)
     names = sorted({m.function for m in mutants} | {q for q, _ in functions(ast.parse(original), module)})
     if previous is not None:  # only the survivors of the last run
-        wanted = {tuple(s[k] for k in ("module", "function", "line", "change")) for s in previous["survivors"]}
+        wanted = {tuple(s[k] for k in ("module", "function", "index", "alt", "change")) for s in previous["survivors"]}
+        wanted = {w for w in wanted if w[0] == module}
         mutants = [m for m in mutants if m.key in wanted]
+        if len(mutants) < len(wanted):
+            print(
+                f"  {len(wanted) - len(mutants)} survivors of {args.rerun} are not mutants of the source now (changed)"
+            )
     mutants = mutants[: args.max_mutants]
     files = args.tests or test_files(module, names, work)
     info = {"module": module, "test_files": files, "functions": names, "rerun": previous is not None}
+    if previous is not None and previous.get("module") == module:
+        info["earlier"] = {"mutants": previous["mutants"], "killed": previous["killed"] + previous["timeout"]}
     print(f"\n{module}: {len(mutants)} mutants in {len(names)} functions; tests from {', '.join(files) or 'none'}")
     if not files or not mutants:
         return mutants, info
@@ -382,7 +392,7 @@ def run_module(module: str, work: Path, args, previous: dict | None) -> tuple[li
             path.write_text(original)
         m.outcome = "timeout" if code is None else "survived" if code == 0 else "killed"
         if args.verbose or m.outcome == "survived":
-            print(f"  [{n}/{len(mutants)}] {m.outcome}: {m.function} line {m.line}: {m.change}", flush=True)
+            print(f"  [{n}/{len(mutants)}] {m.outcome}: {m.function} {m.line}:{m.col}: {m.change}", flush=True)
     return mutants, info
 
 
@@ -394,9 +404,15 @@ def report(module: str, mutants: list[Mutant], info: dict, out_dir: Path, second
         f"{module}: {total} mutants, {counts['killed']} killed, {counts['timeout']} timed out (killed), "
         f"{counts['survived']} survived, {counts['not covered']} not covered; score {score:.1%}; {seconds:.0f} s",
     ]
+    if "earlier" in info:  # the earlier run's killed mutants stay killed: the module's score now
+        e = info["earlier"]
+        now = e["killed"] + counts["killed"] + counts["timeout"]
+        lines.append(
+            f"  with the {e['killed']} killed in the earlier run: {now} of {e['mutants']} ({now / e['mutants']:.1%})"
+        )
     for m in mutants:
         if m.outcome in ("survived", "not covered"):
-            lines.append(f"  {m.outcome}: {m.module}:{m.line} {m.function}: {m.change}")
+            lines.append(f"  {m.outcome}: {m.module}:{m.line}:{m.col} {m.function}: {m.change}")
     text = "\n".join(lines)
     print(text)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -446,7 +462,7 @@ def main(argv=None) -> int:
     if args.list:
         for module in modules:
             for m in enumerate_mutants(module, (ROOT / module).read_text()):
-                print(f"{m.module}:{m.line} {m.function}: {m.change}")
+                print(f"{m.module}:{m.line}:{m.col} {m.function}: {m.change}")
         return 0
     previous = json.loads(Path(args.rerun).read_text()) if args.rerun else None
     # the heavy libraries, once, before any child forks; one thread each (forked children and BLAS threads)
