@@ -58,7 +58,7 @@ def test_colab_cells_install_from_the_configured_repository():
     for nb in sorted((ROOT / "notebooks").glob("*.py")):
         text = nb.read_text()
         assert "github.com" not in text and 'REPOSITORY = ""' in text, nb.name
-        assert text.index('tags=["colab"]') < text.index('tags=["parameters"]'), nb.name
+        assert text.index('tags=["colab", "hide-input"]') < text.index('tags=["parameters"]'), nb.name
         parsed = jupytext.read(nb)
         fill_repository(parsed)
         colab = next(c for c in parsed.cells if "colab" in c.metadata.get("tags", []))
