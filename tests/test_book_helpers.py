@@ -66,7 +66,8 @@ def test_answers_compose_the_premise_from_the_reasons(tmp_path, e0, e0_reason, e
     first = text.split("Claim by claim")[0]
     assert says in first and never not in first
     assert lm.E7_REASONS[e7_reason] in first and f"(E7: **{e7}**)" in first
-    assert ("a gain this testbed does not show" in first) == (e0_reason in ("opposite_side", "within_margin"))
+    assert ("a gain it does not show" in first) == (e0_reason in ("opposite_side", "within_margin"))
+    assert "regime map" not in first  # the map has not run here
     assert "(C6, relative and absolute) - not tested" in text
     assert "No results yet" in book.answers(tmp_path / "missing")
 
@@ -260,3 +261,28 @@ def test_e1_training_caption_matches_the_window_and_the_rollout():
     said = [int(k) for k in re.findall(r"(\d+) optimizer steps", caption)]
     assert said and set(said) == {window} == {lm.FULL["steps_per_generation"]}
     assert "one rollout batch" in caption
+
+
+@pytest.mark.parametrize(
+    "reason, sym_reason, says",
+    [
+        ("gain_somewhere", "undecided_cells", "raises a bandit's accuracy in some of the map's cells"),
+        ("no_gain_anywhere", "no_gain_anywhere", "raises a bandit's accuracy nowhere on the map"),
+        ("within_margin_everywhere", "check_failed", "changes a bandit's accuracy by less than the margin everywhere"),
+    ],
+)
+def test_answers_add_the_regime_map_from_its_reasons(tmp_path, reason, sym_reason, says):
+    verdict = {"gain_somewhere": "supported", "no_gain_anywhere": "not supported"}.get(reason, "effect excluded")
+    save_verdicts(
+        [
+            Verdict("E0", verdict, "s", "tabular", reason=reason),
+            Verdict("E0 (symmetric clipping)", "inconclusive", "s", "tabular", reason=sym_reason),
+            Verdict("E0", "not supported", "s", "tiny LM", reason="opposite_side"),
+        ],
+        tmp_path,
+        "nb",
+    )
+    first = book.answers(tmp_path).split("Claim by claim")[0]
+    assert "lowers exact accuracy on the tiny language model" in first
+    assert f"on the tabular regime map, random-reward GRPO {says}" in first
+    assert book.MAP_WORDS[sym_reason] in first

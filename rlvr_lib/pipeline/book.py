@@ -617,6 +617,29 @@ PREMISE_WORDS = {
 }
 
 
+# what the front page says of the tabular regime map, by the reason of its E0 rows (rlvr_lib.experiments.regime_map)
+MAP_WORDS = {
+    "gain_somewhere": "raises a bandit's accuracy in some of the map's cells",
+    "undecided_cells": "raises a bandit's accuracy in no cell of the map clearly (some cells undecided)",
+    "within_margin_everywhere": "changes a bandit's accuracy by less than the margin everywhere on the map",
+    "no_gain_anywhere": "raises a bandit's accuracy nowhere on the map",
+    "no_cells": "was not tested on the map",
+    "check_failed": "could not be tested on the map (clipping never bound)",
+}
+
+
+def map_sentence(v: pd.DataFrame) -> str:
+    """The tabular regime map's answer to the premise, composed from the reasons of its two E0 rows ('' when the
+    map has not run)."""
+    e0, sym = _row(v, "E0", "tabular"), _row(v, "E0 (symmetric clipping)", "tabular")
+    if e0 is None:
+        return ""
+    text = f"on the tabular regime map, random-reward GRPO {MAP_WORDS.get(e0.reason, e0.reason)} (E0: **{e0.verdict}**)"
+    if sym is not None:
+        text += f", and with symmetric clipping alone it {MAP_WORDS.get(sym.reason, sym.reason)} (**{sym.verdict}**)"
+    return text
+
+
 def premise_sentence(v: pd.DataFrame) -> str:
     """The premise and Shao et al.'s ordering in words, composed from the reasons of the tiny-LM E0 and E7 rows."""
     from rlvr_lib.experiments.lm_lab import E7_REASONS
@@ -645,9 +668,15 @@ def answers(results_dir: str | Path = "../results") -> str:
     def levels(claim: str) -> str:
         return claim_levels(v, claim)
 
+    on_map = map_sentence(v)
     q1 = (
         f"**{QUESTIONS['Q1'][0]}** In this companion {premise_sentence(v)}"
-        + (", so the paper's mechanisms are asked to explain a gain this testbed does not show" if no_gain else "")
+        + (
+            ", so on the tiny language model the paper's mechanisms are asked to explain a gain it does not show"
+            if no_gain
+            else ""
+        )
+        + (f"; {on_map}" if on_map else "")
         + ". Claim by claim:\n\n"
         f"* clipping lowers entropy under random rewards (C6, relative and absolute) - {levels('C6')};\n"
         f"* without clipping the entropy change's sign follows the policy's skewness (C5) - {levels('C5')};\n"
