@@ -17,7 +17,9 @@
 # it does. Base: `default` (prefers the reliable style; greedy accuracy high, sampled accuracy lower).
 #
 # * **C4** random-reward training without clipping still improves accuracy;
-# * **C6** with clipping, random-reward training lowers entropy;
+# * **C6** with clipping, random-reward training lowers entropy - decided twice: *relative* (the change in
+#   held-out entropy with clipping minus without, paired by seed) and *absolute* (the change with clipping from
+#   step 0, as the paper states the claim); the two can part when entropy rises without clipping;
 # * **C7** clipping stabilises: without it ratios and gradient norms grow and accuracy can collapse. Besides the
 #   chosen step size, C7 gets a stress regime: the same two random-reward arms at `stress_lr_factor` times the
 #   learning rate, where unclipped updates have room to run away (time to collapse and peak ratio per seed).

@@ -16,7 +16,9 @@
 # (reward 1 only for one fixed wrong answer per problem; here the carry-dropping answer, the error a
 # shortcut-style solver makes) and a looser variant (any wrong answer) - a majority-vote reward
 # (self-consistency within the group, no label), and the negative-entropy reward. Noisy ground truth (the
-# reward-misalignment model as a dial) runs with `flip_rates`; the exact and tabular pages cover it. Shao et al.'s Qwen2.5-Math-7B numbers (MATH-500 gain: ground truth +29.1, incorrect +24.1,
+# reward-misalignment model as a dial) runs with `flip_rates` (none in the book's run). Two verdict rows: E0,
+# the paradox's premise (the random reward raises exact accuracy), and E7, Shao et al.'s ordering (it does, by
+# less than ground truth, paired by seed). Shao et al.'s Qwen2.5-Math-7B numbers (MATH-500 gain: ground truth +29.1, incorrect +24.1,
 # random +21.4, format +13.8) are reported numbers from a different model and benchmark, placed for
 # comparison only.
 
