@@ -15,6 +15,7 @@ THEORY_CLAIMS = {
     "theory_c6_c7_clip_dynamics": {"C6", "C7"},
     "theory_c8_c11_bandit": {"C8", "C11"},
     "theory_c10_misalignment": {"C10"},
+    "theory_regime_map": {"E0"},
 }
 
 
