@@ -624,3 +624,49 @@ def test_e7_pairs_the_ordering_by_seed():
 )
 def test_c7_verdict_directly(final_ci, peak, c7):
     assert lab.c7_verdict(dynamics(H_PARK, final_ci, peak)).verdict == c7
+
+
+# ---------------------------------------------------------------------------------------------------------
+# decide_effect at its edges (each case kills a planted bug that the cases above let through)
+
+
+@pytest.mark.parametrize(
+    "mean, half, expected",
+    [
+        (-0.125, 0.125, INC),  # [-0.25, 0]: touches -margin and zero, so neither inside nor below zero
+        (0.125, 0.125, INC),  # [0, 0.25]: touches zero and +margin
+        (0.25, 0.125, SUP),
+        (-0.25, 0.125, NOT),
+    ],
+)
+def test_decide_effect_boundaries_are_strict(mean, half, expected):
+    """Binary-exact numbers (margin 0.25), so the interval ends sit exactly on zero and on the margin."""
+    assert decide_effect(mean, half, 3, 0.25).verdict == expected
+
+
+def test_an_interval_with_one_infinite_end_is_no_interval():
+    assert decide_effect(1e308, 1e308, 3, 0.02).reason == "no_interval"  # mean + half overflows, mean - half is 0
+
+
+@pytest.mark.parametrize("mean, half, nonzero", [(0.015, 0.004, True), (-0.015, 0.004, True), (0.0, 0.01, False)])
+def test_effect_excluded_says_when_the_interval_also_excludes_zero(mean, half, nonzero):
+    d = decide_effect(mean, half, 3, 0.02)
+    assert d.verdict == EXC and ("nonzero but smaller than the margin" in d.note) == nonzero
+
+
+def test_an_unreachable_decision_says_more_than_the_cap():
+    note = decide_effect(0.0, 10.0, 3, 0.02).note
+    assert note.count("more than 10,000 seeds") == 2 and "about" not in note
+
+
+def test_save_and_load_verdicts_and_tables_into_new_directories(tmp_path):
+    from rlvr_lib.verdicts import load_verdicts, save_table, save_verdicts
+
+    v = [Verdict("C1", SUP, "s", "exact", statement="st", polarity=0, reason="r")]
+    path = save_verdicts(v, tmp_path / "a" / "b", "nb")
+    assert path == tmp_path / "a" / "b" / "verdicts" / "nb.json"
+    (back,) = load_verdicts(tmp_path / "a" / "b")
+    assert (back.claim, back.source, back.statement, back.polarity, back.reason) == ("C1", "nb", "st", 0, "r")
+    t = pd.DataFrame({"x": [1, 2]})
+    assert save_table(t, tmp_path / "c" / "d", "tab") is t
+    assert pd.read_csv(tmp_path / "c" / "d" / "tab.csv").equals(t)
