@@ -648,9 +648,18 @@ def test_an_interval_with_one_infinite_end_is_no_interval():
     assert decide_effect(1e308, 1e308, 3, 0.02).reason == "no_interval"  # mean + half overflows, mean - half is 0
 
 
-@pytest.mark.parametrize("mean, half, nonzero", [(0.015, 0.004, True), (-0.015, 0.004, True), (0.0, 0.01, False)])
-def test_effect_excluded_says_when_the_interval_also_excludes_zero(mean, half, nonzero):
-    d = decide_effect(mean, half, 3, 0.02)
+@pytest.mark.parametrize(
+    "mean, half, margin, nonzero",
+    [
+        (0.015, 0.004, 0.02, True),
+        (-0.015, 0.004, 0.02, True),
+        (0.0, 0.01, 0.02, False),
+        (0.125, 0.125, 0.5, False),  # [0, 0.25]: touches zero, does not exclude it (binary-exact ends)
+        (-0.125, 0.125, 0.5, False),
+    ],
+)
+def test_effect_excluded_says_when_the_interval_also_excludes_zero(mean, half, margin, nonzero):
+    d = decide_effect(mean, half, 3, margin)
     assert d.verdict == EXC and ("nonzero but smaller than the margin" in d.note) == nonzero
 
 
@@ -665,8 +674,10 @@ def test_save_and_load_verdicts_and_tables_into_new_directories(tmp_path):
     v = [Verdict("C1", SUP, "s", "exact", statement="st", polarity=0, reason="r")]
     path = save_verdicts(v, tmp_path / "a" / "b", "nb")
     assert path == tmp_path / "a" / "b" / "verdicts" / "nb.json"
+    save_verdicts(v, tmp_path / "a" / "b", "nb")  # a second notebook run writes over the first
     (back,) = load_verdicts(tmp_path / "a" / "b")
     assert (back.claim, back.source, back.statement, back.polarity, back.reason) == ("C1", "nb", "st", 0, "r")
     t = pd.DataFrame({"x": [1, 2]})
     assert save_table(t, tmp_path / "c" / "d", "tab") is t
+    save_table(t, tmp_path / "c" / "d", "tab")
     assert pd.read_csv(tmp_path / "c" / "d" / "tab.csv").equals(t)
