@@ -143,13 +143,16 @@ pr.margins_table(
 # %%
 from rlvr_lib.verdicts import save_table, save_verdicts
 
+native_dir = f"{results_dir}/probes_native"
+replica = run.start_replica(params, native_dir) if native_check else None  # it waits for the pilot's sizes
 sizes, pilot = run.pilot(params)
+if replica is not None:
+    run.send_sizes(native_dir, sizes)
 save_table(pilot, results_dir, "probe_pilot")
 print(f"reported: {sizes['n_trajectories']} trajectories, {sizes['n_batches']} batches per state")
 pilot
 
 # %%
-replica = run.start_replica(params, sizes, f"{results_dir}/probes_native") if native_check else None
 tables = run.run_all(params, sizes)
 for name, table in tables.items():
     save_table(table, results_dir, f"probe_{name}")
@@ -263,9 +266,10 @@ drift
 # %%
 verdicts = run.probe_verdicts(tables, params)
 if replica is not None:
-    native_tables, native_numerics = run.collect_replica(replica, f"{results_dir}/probes_native")
+    native_tables, native_numerics = run.collect_replica(replica, native_dir)
     kernels = run.kernel_table(verdicts, run.probe_verdicts(native_tables, params))
     kernels = kernels.assign(native_kernels=native_numerics["kernels"], pinned_kernels=run.numerics_record()["kernels"])
     save_table(kernels, results_dir, "probe_kernels")
+    save_table(run.replica_difference(tables, native_tables), results_dir, "probe_kernels_diff")
     print(f"verdicts agreeing under pinned and native kernels: {kernels.agree.sum()} of {len(kernels)}")
 save_verdicts(verdicts, results_dir, "lm_probes")

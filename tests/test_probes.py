@@ -544,3 +544,48 @@ def test_notebook_defaults_are_the_outcome_runs_recipe():
         cfg.max_completion_length,
     )
     assert ns["reference_horizon"] == 200 * 8  # Shao et al.'s reference run: 200 rollouts x 8 optimizer steps
+
+
+def test_replica_waits_for_the_pilots_sizes(tmp_path):
+    import threading
+    import time
+
+    out = tmp_path / "native"
+    out.mkdir()
+    got = {}
+    t = threading.Thread(target=lambda: got.update(run._wait_for(out / "sizes.json", poll_s=0.01)))
+    t.start()
+    time.sleep(0.1)
+    assert t.is_alive() and not got  # nothing sent yet
+    run.send_sizes(out, {"n_trajectories": 6, "n_batches": 8})
+    t.join(5)
+    assert got == {"n_trajectories": 6, "n_batches": 8} and not (out / "sizes.json.tmp").exists()
+
+
+def test_smoke_overrides_leave_the_full_profile_unchanged():
+    p = {"profile": "full", "steps_per_rollout": 8, "G": 8}
+    assert run.resolve(p) == p
+    s = run.resolve({**p, "profile": "smoke"})
+    assert s["steps_per_rollout"] < 8 and s["profile"] == "smoke"
+
+
+def test_replica_difference_and_the_page_sentence(tmp_path):
+    t = {k: pd.DataFrame({"x": [1.0, 2.0], "name": ["a", "b"]}) for k in run.TABLES}
+    n = {k: v.copy() for k, v in t.items()}
+    n["pairs"] = pd.DataFrame({"x": [1.0, 2.5], "name": ["a", "b"]})
+    n["trajectories"] = pd.DataFrame({"x": [1.0], "name": ["a"]})
+    d = run.replica_difference(t, n).set_index("table")
+    assert d.loc["pairs", "max abs difference"] == 0.5 and d.loc["positions", "max abs difference"] == 0.0
+    assert math.isnan(d.loc["trajectories", "max abs difference"])
+    from rlvr_lib.verdicts import Verdict
+
+    a = [Verdict("C2", SUP, "s", pr.LEVEL, reason="r"), Verdict("C5", NOT, "s", pr.LEVEL, reason="r")]
+    b = [Verdict("C2", SUP, "s", pr.LEVEL, reason="r"), Verdict("C5", INC, "s", pr.LEVEL, reason="r")]
+    k = run.kernel_table(a, b).assign(pinned_kernels="AVX2/mkl=AVX2", native_kernels="AVX512/mkl=auto")
+    k.to_csv(tmp_path / "probe_kernels.csv", index=False)
+    d.reset_index().to_csv(tmp_path / "probe_kernels_diff.csv", index=False)
+    table, sentence = run.kernels_page(tmp_path)
+    assert list(table.agree) == [True, False]
+    assert "1 of 2 probe verdicts agree" in sentence and "C5 [tiny LM (mechanism)]" in sentence
+    assert "AVX512" in sentence and "the same ATen kernels" not in sentence
+    assert run.kernels_page(tmp_path / "none")[0].empty

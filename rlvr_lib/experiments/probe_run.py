@@ -58,6 +58,24 @@ def resolve_base(p: dict):
     return path, PretrainConfig.from_dict(json.loads((path / "pretrain.json").read_text())["config"])
 
 
+_LOADED: dict = {}  # base path -> (float32 model, float64 model, tokenizer, base weights): loaded once a process
+
+
+def _models(path):
+    """The base in float32 and in float64 (:func:`probes.load_probe_model`), reset to the base's weights."""
+    import copy
+
+    key = str(path)
+    if key not in _LOADED:
+        m32, tok = pr.load_probe_model(path, "float32")
+        m64, _ = pr.load_probe_model(path, "float64")
+        _LOADED[key] = (m32, m64, tok, copy.deepcopy(m32.state_dict()))
+    m32, m64, tok, weights = _LOADED[key]
+    m32.load_state_dict(weights)
+    m64.load_state_dict(weights)
+    return m32, m64, tok
+
+
 def setup(p: dict):
     """(base path, float32 model, float64 model, tokenizer, training prompts, fixed prefixes): the prefixes are
     completions sampled once from the base (float32, as the trainer samples) on the first held-out prompts."""
@@ -65,8 +83,7 @@ def setup(p: dict):
 
     P = pr.PROFILES[p["profile"]]
     path, pcfg = resolve_base(p)
-    m32, tok = pr.load_probe_model(path, "float32")
-    m64, _ = pr.load_probe_model(path, "float64")
+    m32, m64, tok = _models(path)
     prompts = [r["prompt"] for r in train_rows(pcfg.task)]
     held_out = [it["prompt"] for it in eval_items(pcfg.task, 0.0)][: P["n_prefix_prompts"]]
     prefixes = pr.sample_rows(m32, tok, held_out, 1, p["max_new_tokens"], seed=p["seed"] + 77)
@@ -214,10 +231,23 @@ def sizes_from_pilot(effects: pd.DataFrame, pairs: pd.DataFrame, p: dict) -> tup
 # the probes
 
 
-def run_all(p: dict, sizes: dict, progress: bool = False) -> dict[str, pd.DataFrame]:
-    """Every table of the probes page for parameters `p` and `sizes` (from the pilot): the antithetic pairs at the
-    base and at a state along the first trajectory, the position classes, the trajectories (the first
-    ``curve_trajectories`` with learning-rate branches), the tabular twin's trajectories and its clip-rate curve."""
+def run_tabular(p: dict) -> dict[str, pd.DataFrame]:
+    """The tabular twin's trajectories and its clip-rate curve (they need no sizes from the pilot)."""
+    p = resolve(p)
+    P = pr.PROFILES[p["profile"]]
+    mu = p["steps_per_rollout"]
+    sim = pr.tabular_config(p["profile"], mu, p["seed"])
+    curve_sim = pr.tabular_config(p["profile"], mu, p["seed"], iterations=P["tab_curve_iterations"])
+    return {
+        "tabular_trajectories": pr.tabular_counterfactual(sim, p["eps"]),
+        "tabular_curve": pr.tabular_curve(curve_sim, pr.TAB_ETAS, p["eps"]),
+    }
+
+
+def run_lm(p: dict, sizes: dict, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """The tiny-LM probes for `sizes` (from the pilot): the trajectories (the first ``curve_trajectories`` with
+    learning-rate branches), then the antithetic pairs and position classes at the base and at the state the first
+    trajectory reaches after ``state_rollout`` rollouts."""
     p = resolve(p)
     import copy
 
@@ -228,17 +258,8 @@ def run_all(p: dict, sizes: dict, progress: bool = False) -> dict[str, pd.DataFr
     traj, kept = [], None
     seeds = range(p["seed"], p["seed"] + sizes["n_trajectories"])
     for i, s in enumerate(tqdm_or_list(seeds, progress, "trajectories")):
-        rows, state = _trajectory(
-            p,
-            m32,
-            tok,
-            prompts,
-            prefixes,
-            base_state,
-            s,
-            branches=i < P["curve_trajectories"],
-            keep=P["state_rollout"] if i == 0 else None,
-        )
+        branches, keep = i < P["curve_trajectories"], (P["state_rollout"] if i == 0 else None)
+        rows, state = _trajectory(p, m32, tok, prompts, prefixes, base_state, s, branches=branches, keep=keep)
         traj.append(rows)
         kept = state if i == 0 else kept
     along = f"after {P['state_rollout'] * p['steps_per_rollout']} steps of the outcome-run recipe"
@@ -247,16 +268,16 @@ def run_all(p: dict, sizes: dict, progress: bool = False) -> dict[str, pd.DataFr
         a, b = _pairs(p, m32, m64, tok, prompts, prefixes, state, name, sizes["n_batches"], p["seed"] + k)
         pairs.append(a)
         positions.append(b)
-    mu = p["steps_per_rollout"]
-    sim = pr.tabular_config(p["profile"], mu, p["seed"])
-    curve_sim = pr.tabular_config(p["profile"], mu, p["seed"], iterations=P["tab_curve_iterations"])
     return {
         "pairs": pd.concat(pairs, ignore_index=True),
         "positions": pd.concat(positions, ignore_index=True),
         "trajectories": pd.concat(traj, ignore_index=True),
-        "tabular_trajectories": pr.tabular_counterfactual(sim, p["eps"]),
-        "tabular_curve": pr.tabular_curve(curve_sim, pr.TAB_ETAS, p["eps"]),
     }
+
+
+def run_all(p: dict, sizes: dict, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Every table of the probes page (:func:`run_lm` and :func:`run_tabular`) for parameters `p` and `sizes`."""
+    return {**run_lm(p, sizes, progress), **run_tabular(p)}
 
 
 def tqdm_or_list(it, progress: bool, desc: str):
@@ -354,23 +375,43 @@ def paper_rate_table(d: dict, rate: float) -> pd.DataFrame:
 # the native-kernel replica
 
 
-def start_replica(p: dict, sizes: dict, out_dir: str | Path) -> subprocess.Popen:
-    """Start :func:`run_all` in a child process under the machine's native kernels (``RLVR_NUMERICS=native`` and
-    none of the pins in its environment), writing its tables to `out_dir`. The child probes the same base (the
-    weights pretrained under the pins, passed by path): what changes is only how the probes compute."""
+def start_replica(p: dict, out_dir: str | Path) -> subprocess.Popen:
+    """Start the probes in a child process under the machine's native kernels (``RLVR_NUMERICS=native`` and none
+    of the pins in its environment), writing its tables to `out_dir`. The child probes the same base (the weights
+    pretrained under the pins, passed by path): what changes is only how the probes compute. It starts before the
+    pilot: it loads, runs the tabular probes, then waits for :func:`send_sizes` (or for its parent to die)."""
     from rlvr_lib.numerics import OPT_OUT, PINS
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path, _ = resolve_base(p)
+    (out / "sizes.json").unlink(missing_ok=True)
+    path, _ = resolve_base(resolve(p))
     (out / "params.json").write_text(json.dumps({**p, "base_path": str(path)}))
-    (out / "sizes.json").write_text(json.dumps(sizes))
     env = {k: v for k, v in os.environ.items() if k not in PINS}
     env[OPT_OUT] = "native"
     cmd = [sys.executable, "-m", "rlvr_lib.experiments.probe_run", "--params", str(out / "params.json")]
     cmd += ["--sizes", str(out / "sizes.json"), "--out", str(out)]
     log = open(out / "log.txt", "w")
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd())
+
+
+def send_sizes(out_dir: str | Path, sizes: dict) -> None:
+    """Hand the pilot's sizes to a waiting replica (written whole, then renamed into place)."""
+    out = Path(out_dir)
+    tmp = out / "sizes.json.tmp"
+    tmp.write_text(json.dumps(sizes))
+    tmp.rename(out / "sizes.json")
+
+
+def _wait_for(path: Path, poll_s: float = 0.2) -> dict:
+    import time
+
+    parent = os.getppid()
+    while not path.exists():
+        if os.getppid() != parent:  # the notebook died before its pilot finished
+            raise SystemExit("parent process gone; no sizes")
+        time.sleep(poll_s)
+    return json.loads(path.read_text())
 
 
 def collect_replica(proc: subprocess.Popen, out_dir: str | Path) -> tuple[dict, dict]:
@@ -411,6 +452,23 @@ def kernel_table(pinned: list, native: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def replica_difference(pinned: dict, native: dict) -> pd.DataFrame:
+    """Per table: rows in each run and the largest absolute difference between their numeric columns (0: the
+    same bits; NaN: the tables differ in shape, e.g. a sampled completion of another length)."""
+    rows = []
+    for k in TABLES:
+        a, b = pinned[k].reset_index(drop=True), native[k].reset_index(drop=True)
+        num = [c for c in a.select_dtypes("number").columns if c in b]
+        same_shape = a.shape == b.shape
+        diff = (
+            float(np.nanmax(np.abs(a[num].to_numpy(float) - b[num].to_numpy(float)), initial=0.0))
+            if same_shape
+            else math.nan
+        )
+        rows.append({"table": k, "rows pinned": len(a), "rows native": len(b), "max abs difference": diff})
+    return pd.DataFrame(rows)
+
+
 def kernels_page(results_dir: str | Path = "../results") -> tuple[pd.DataFrame, str]:
     """For the reproducibility page: the probes' verdicts under pinned and native kernels (``probe_kernels.csv``,
     written by the probes notebook) and one sentence composed from them."""
@@ -420,10 +478,22 @@ def kernels_page(results_dir: str | Path = "../results") -> tuple[pd.DataFrame, 
     k = pd.read_csv(path)
     table = k[["claim", "level", "pinned", "native", "agree"]]
     differ = ", ".join(f"{r.claim} [{r.level}]" for r in k[~k.agree].itertuples()) or "none"
-    sentence = (
-        f"Pinned kernels: {k.pinned_kernels.iloc[0]}; native kernels of this machine: {k.native_kernels.iloc[0]}. "
-        f"{int(k.agree.sum())} of {len(k)} probe verdicts agree; those that differ: {differ}."
+    pinned, native = k.pinned_kernels.iloc[0], k.native_kernels.iloc[0]
+    sentence = f"Pinned kernels: {pinned}; native kernels of the machine that built this page: {native}"
+    sentence += (
+        " (the same ATen kernels: only the library's matrix-product branch differs). "
+        if pinned.split("/")[0] == native.split("/")[0]
+        else ". "
     )
+    diff_path = Path(results_dir) / "probe_kernels_diff.csv"
+    if diff_path.exists():
+        d = pd.read_csv(diff_path)
+        same = [r.table for r in d.itertuples() if r[4] == 0]
+        sentence += (
+            f"Largest difference between the two runs' tables: {d['max abs difference'].max():.1e}; "
+            f"identical bits in: {', '.join(same) or 'none'}. "
+        )
+    sentence += f"{int(k.agree.sum())} of {len(k)} probe verdicts agree; those that differ: {differ}."
     return table, sentence
 
 
@@ -434,7 +504,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     p = json.loads(Path(a.params).read_text())
-    tables = run_all(p, json.loads(Path(a.sizes).read_text()))
+    tables = run_tabular(p)
+    tables.update(run_lm(p, _wait_for(Path(a.sizes))))
     out = Path(a.out)
     for k in TABLES:
         tables[k].to_csv(out / f"{k}.csv", index=False)

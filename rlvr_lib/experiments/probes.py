@@ -84,7 +84,7 @@ PROFILES = {
         min_trajectories=6,
         max_trajectories=10,
         curve_trajectories=2,
-        branch_rollouts=(1, 3),
+        branch_rollouts=(2,),
         pilot_batches=6,
         min_batches=6,
         max_batches=12,
@@ -116,7 +116,7 @@ PROFILES = {
 }
 # the tabular twin of the trajectories: a skewed 10-armed bandit (one action at 0.9), G = 16, mu inner steps
 TAB = dict(K=10, L=1, G=16, eta=0.5, init="skewed", q=0.9)
-TAB_ETAS = (0.05, 0.1, 0.15, 0.2, 0.5, 1.0)  # tabular step sizes of the clip-rate curves (logit units)
+TAB_ETAS = (0.05, 0.1, 0.125, 0.15, 0.2, 0.5, 1.0)  # tabular step sizes of the clip-rate curves (logit units)
 RATE_TOLERANCE = 1.5  # a curve is read "at" a clip rate at a step size whose rate lies within this factor of it
 
 
@@ -266,15 +266,44 @@ def grpo_step(
 
 
 def snapshot(model, opt=None):
-    return copy.deepcopy(model.state_dict()), (copy.deepcopy(opt.state_dict()) if opt is not None else None)
+    """Copies of the parameters and (if given) of the optimizer's per-parameter state and learning rates: what a
+    training step changes (buffers do not change). Cheaper than copying state dicts, which matters at several
+    restores per probed step."""
+    params = [p.detach().clone() for p in model.parameters()]
+    if opt is None:
+        return params, None
+    state = [
+        {k: (v.clone() if torch.is_tensor(v) else v) for k, v in opt.state[p].items()} if p in opt.state else None
+        for p in model.parameters()
+    ]
+    return params, (state, [g["lr"] for g in opt.param_groups])
 
 
 def restore(model, state, opt=None):
-    """Back to a snapshot. The optimizer state is copied again: ``Optimizer.load_state_dict`` keeps the given
-    tensors when dtype and device already match, and the next step would update the snapshot in place."""
-    model.load_state_dict(state[0])
-    if opt is not None:
-        opt.load_state_dict(copy.deepcopy(state[1]))
+    """Back to a snapshot, copying into the live tensors (the snapshot itself is never handed out, so the next
+    step cannot update it in place)."""
+    params, ostate = state
+    with torch.no_grad():
+        for p, s in zip(model.parameters(), params):
+            p.copy_(s)
+    if opt is None or ostate is None:
+        return
+    saved, lrs = ostate
+    for p, s in zip(model.parameters(), saved):
+        if s is None:
+            opt.state.pop(p, None)
+            continue
+        live = opt.state.get(p)
+        if live is None or set(live) != set(s):
+            opt.state[p] = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()}
+            continue
+        for k, v in s.items():
+            if torch.is_tensor(v):
+                live[k].copy_(v)
+            else:
+                live[k] = v
+    for g, lr in zip(opt.param_groups, lrs):
+        g["lr"] = lr
 
 
 def make_optimizer(name: str, model, lr: float):
