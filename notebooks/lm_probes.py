@@ -14,8 +14,8 @@
 # The paper's claims about entropy are claims about what one optimizer step does. This page measures them on
 # the tiny language model itself, step by step, with designs in which noise cancels by construction, along the
 # book's own outcome runs: the trajectories use the recipe of E1's random-reward runs (AdamW at their learning
-# rate, 2 prompts x 8 completions per optimizer step, 8 optimizer steps per rollout batch, gradient norm clipped
-# at 1, float32).
+# rate, their completions per optimizer step and optimizer steps per rollout batch, their gradient-norm clipping,
+# float32; the parameters cell holds the values, and the suite checks them against the outcome runs' settings).
 #
 # **Entropy, without sampling noise.** $H(\theta)$ is the mean next-token entropy of the policy along a fixed
 # set of held-out prefixes: completions sampled once from the base, then held fixed (glossary: *fixed-prefix
@@ -32,8 +32,12 @@
 #
 # **Counterfactual clip steps (C3, C6, Park et al.).** Along the trajectories, every minibatch is applied from the
 # same parameters and optimizer state under each clip rule; rule minus no-clip is clipping's own entropy effect at
-# that step. On some rollouts the same batch is also run at other learning rates from the same state, which gives
-# the curves of the law-of-clipping ratio and of clipping's entropy effect against the clip rate. The same probe
+# that step. C6 asks whether that effect lowers entropy (relative), and C6 (absolute) whether entropy falls along
+# the clipped trajectory at all. C3 (negligible over training) sets clipping's cumulative contribution over a
+# horizon, in optimizer steps, against the unclipped step's own drift and spread measured along the same
+# trajectories, and is decided like an equivalence test. On some rollouts the same batch is also run at other
+# learning rates from the same state, which gives the curves of the law-of-clipping ratio and of clipping's
+# entropy effect against the clip rate. The same probe
 # runs on the tabular simulator; there one GRPO iteration is `steps_per_rollout` optimizer steps, and every
 # quantity is converted to per optimizer step.
 #
@@ -222,10 +226,12 @@ clip_rates
 #
 # Each point is one learning rate (tiny LM: AdamW rates branched from the same states; tabular: logit step
 # sizes), placed at the clip rate it produced. The paper's bound on the law-of-clipping ratio at its stated
-# parameters is marked as reported: it is not a measurement. C3 (small per step) is decided from these curves at
-# the paper's upper-clip rate (dotted line).
+# parameters is marked as reported: it is not a measurement. C3 (small per step) is read off the curve at the
+# paper's upper-clip rate (dotted line): at the step size whose upper-clip rate lies within a factor 1.5 of it,
+# the one measured on the most trajectories (a point rather than an interpolation, because the tiny LM's upper-clip
+# rate need not grow with the learning rate).
 
-# %% mystnb={"figure": {"caption": "Law-of-clipping ratio E|N_raw| / E|C+| per optimizer step against the upper-clip rate (left; geometric mean over trajectories with 95% intervals, tiny LM and tabular simulator; the cross is Chen et al.'s bound at their stated parameters, reported, not measured), and the per-step entropy effect of upper-only clipping against the upper-clip rate and of lower-only clipping against the lower-clip rate, means over trajectories with 95% bands, on the tiny LM (middle) and the tabular simulator (right; one GRPO iteration converted to its optimizer steps). Dotted: the paper's reported clip rate.", "name": "fig-probe-curves"}}
+# %% mystnb={"figure": {"caption": "Law-of-clipping ratio E|N_raw| / E|C+| per optimizer step against the upper-clip rate (left; geometric mean over trajectories with 95% bars, tiny LM and tabular simulator, points joined in step-size order, the tiny LM's labelled with their learning rate; the cross is Chen et al.'s bound at their stated parameters, reported, not measured), and the per-step entropy effect of upper-only clipping against the upper-clip rate and of lower-only clipping against the lower-clip rate, means over trajectories with 95% bars, on the tiny LM (middle) and the tabular simulator (right; one GRPO iteration converted to its optimizer steps). Dotted: the paper's reported clip rate.", "name": "fig-probe-curves"}}
 from rlvr_lib.experiments import probe_figures
 
 curves = save_table(
@@ -239,8 +245,8 @@ fig = probe_figures.curves_figure(curves, paper_clip_rate, pr.PAPER_C3_RATIO)
 curves
 
 # %% [markdown]
-# The two curves at the paper's clip rate (interpolated on each trajectory's curve; NaN where the measured rates do
-# not reach it):
+# The two curves at the paper's clip rate, read at the step size whose clip rate of that side lies within a factor
+# 1.5 of it (NaN where none does):
 
 # %%
 save_table(run.paper_rate_table(d, paper_clip_rate), results_dir, "probe_at_paper_rate")
