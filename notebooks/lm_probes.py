@@ -125,8 +125,9 @@ params = run.resolve(
         seed=seed,
         threads=threads,
         pilot_threads=pilot_threads,
+        native_check=native_check,
     )
-)  # the profile's overrides applied (the smoke profile shortens rollouts; the full profile changes nothing)
+)  # the profile's overrides applied (the smoke profile shortens everything; the full profile changes nothing)
 pr.margins_table(
     slope_margin=slope_margin,
     c6_margin=c6_margin,
@@ -148,7 +149,7 @@ pr.margins_table(
 from rlvr_lib.verdicts import save_table, save_verdicts
 
 native_dir = f"{results_dir}/probes_native"
-replica = run.start_replica(params, native_dir) if native_check else None  # it waits for the pilot's sizes
+replica = run.start_replica(params, native_dir) if params["native_check"] else None  # waits for the pilot's sizes
 sizes, pilot = run.pilot(params)
 if replica is not None:
     run.send_sizes(native_dir, sizes)

@@ -589,3 +589,51 @@ def test_replica_difference_and_the_page_sentence(tmp_path):
     assert "1 of 2 probe verdicts agree" in sentence and "C5 [tiny LM (mechanism)]" in sentence
     assert "AVX512" in sentence and "the same ATen kernels" not in sentence
     assert run.kernels_page(tmp_path / "none")[0].empty
+
+
+def test_native_replica_runs_the_same_probes_in_a_child_process(tiny_cache, tmp_path):
+    """The replica at smoke size: it starts before the sizes exist, waits, and writes every table and its kernels;
+    its verdicts line up with the parent's row by row."""
+    p = run.resolve(
+        dict(
+            profile="smoke",
+            base="default",
+            outcome_lr=5e-5,
+            lr_grid=[3e-4],
+            sgd_lrs=[1e-4, 1e-3],
+            eps=0.2,
+            G=8,
+            prompts_per_step=2,
+            steps_per_rollout=8,
+            max_grad_norm=1.0,
+            max_new_tokens=48,
+            slope_margin=0.25,
+            c6_margin=4e-5,
+            clip_floor=1e-3,
+            small_ratio=5.0,
+            paper_clip_rate=1e-3,
+            horizon=100,
+            reference_horizon=1600,
+            pilot_seeds=[1000, 1001],
+            seed=0,
+            threads=1,
+            pilot_threads=1,
+        )
+    )
+    sizes = {"n_trajectories": 2, "n_batches": 2}
+    proc = run.start_replica(p, tmp_path / "native")
+    tables = run.run_all(p, sizes)
+    run.send_sizes(tmp_path / "native", sizes)
+    native, numerics = run.collect_replica(proc, tmp_path / "native")
+    assert set(native) == set(run.TABLES) and "kernels" in numerics
+    assert json_params(tmp_path / "native")["base_path"]  # the child probes the parent's base, by path
+    d = run.replica_difference(tables, native)
+    assert (d["rows pinned"] == d["rows native"]).all()
+    k = run.kernel_table(run.probe_verdicts(tables, p), run.probe_verdicts(native, p))
+    assert len(k) == len(run.probe_verdicts(tables, p)) and "missing" not in set(k.native)
+
+
+def json_params(out):
+    import json
+
+    return json.loads((out / "params.json").read_text())

@@ -108,9 +108,17 @@ PROFILES = {
         tab_seeds=8,
         tab_iterations=4,
         tab_curve_iterations=2,
-        # a smoke run checks that everything runs: short rollouts, short completions, one branch rate
+        # a smoke run checks that the page runs: short rollouts, short completions, one branch rate, and no native
+        # replica (a second process's imports alone would take most of the smoke budget; the suite runs the
+        # replica on its own, tests/test_probes.py)
         overrides=dict(
-            steps_per_rollout=2, max_new_tokens=16, lr_grid=[3e-4], G=4, sgd_lrs=[1e-4, 1e-3], pilot_seeds=[1000, 1001]
+            steps_per_rollout=2,
+            max_new_tokens=16,
+            lr_grid=[3e-4],
+            G=4,
+            sgd_lrs=[1e-4, 1e-3],
+            pilot_seeds=[1000, 1001],
+            native_check=False,
         ),
     ),
 }
