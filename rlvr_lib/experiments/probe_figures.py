@@ -26,7 +26,8 @@ def curves_figure(curves: pd.DataFrame, paper_rate: float, paper_ratio: float):
     simulator (upper-only minus none against the upper-clip rate, lower-only minus none against the lower-clip
     rate). `curves` is :func:`probes.curve_table`'s output, one row per level and step size; bars are 95%
     intervals over trajectories; points are joined in step-size order and the tiny LM's ratios are labelled with
-    their learning rate; a dotted vertical line marks `paper_rate`. Step sizes at which nothing was clipped have no
+    their learning rate (ratio bars reaching beyond a decade past the points run off the panel); a dotted vertical
+    line marks `paper_rate`. Step sizes at which nothing was clipped have no
     place on a log axis and are left out."""
     from matplotlib.ticker import NullFormatter
 
@@ -40,6 +41,9 @@ def curves_figure(curves: pd.DataFrame, paper_rate: float, paper_ratio: float):
         xscale="log", yscale="log", xlabel="upper-clip rate (share of tokens per step)", ylabel="E|N_raw| / E|C+|"
     )
     axes[0].set_title("law-of-clipping ratio")
+    vals = curves.ratio[np.isfinite(curves.ratio) & (curves.ratio > 0)]
+    if len(vals):  # a bar from two or three trajectories can span ten decades: it runs off the panel instead
+        axes[0].set_ylim(min(vals.min(), paper_ratio) / 10, max(vals.max(), paper_ratio) * 10)
     for ax, level in zip(axes[1:], ("tiny LM", "tabular")):
         for i, (side, y, label) in enumerate(
             (("upper", "d_upper", "upper-only minus none"), ("lower", "d_lower", "lower-only minus none"))
