@@ -15,7 +15,8 @@
 # interval: ground truth, random, format-only, two incorrect-label rewards - Shao et al.'s as they define it
 # (reward 1 only for one fixed wrong answer per problem; here the carry-dropping answer, the error a
 # shortcut-style solver makes) and a looser variant (any wrong answer) - a majority-vote reward
-# (self-consistency within the group, no label), and the negative-entropy reward. Noisy ground truth (the
+# (self-consistency within the group, no label; Shao et al.'s majority vote is instead a fixed label, the
+# majority answer of 64 samples from the initial policy), and the negative-entropy reward. Noisy ground truth (the
 # reward-misalignment model as a dial) runs with `flip_rates` (none in the book's run). Two verdict rows: E0,
 # the paradox's premise (the random reward raises exact accuracy), and E7, Shao et al.'s ordering (it does, by
 # less than ground truth, paired by seed). Shao et al.'s Qwen2.5-Math-7B numbers (MATH-500 gain: ground truth +29.1, incorrect +24.1,
@@ -83,7 +84,7 @@ metrics = [lm.PRIMARY, "eval/sampled_acc", "eval/greedy_acc", "eval/entropy"]
 table = save_table(lm.change_table(df, metrics), results_dir, "lm_e7")
 table[table.metric == lm.PRIMARY]
 
-# %% mystnb={"figure": {"caption": "Change in held-out exact accuracy after 100 GRPO steps for each reward on the default base; error bars are 95% intervals over seeds.", "name": "fig-e7"}}
+# %% mystnb={"figure": {"caption": "Change in held-out exact accuracy after 100 optimizer steps (12.5 rollout batches) for each reward on the default base; error bars are 95% intervals over seeds.", "name": "fig-e7"}}
 fig = plots.bars(
     table[table.metric == lm.PRIMARY],
     "arm",

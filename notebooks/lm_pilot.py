@@ -13,7 +13,7 @@
 #
 # Before any reported run, the key comparisons - the ones that carry a claim - run on pilot seeds (1000-1002)
 # that are never reported, at the learning rate the previous page chose. From each comparison's pilot mean $m$
-# and spread come two seed counts (`rlvr_lib.stats.seeds_needed`): the seeds for a 95% interval no wider than
+# and spread come two seed counts (`rlvr_lib.stats.seeds_needed` and `rlvr_lib.stats.seeds_to_decide`): the seeds for a 95% interval no wider than
 # the smallest effect of interest (half-width at most the margin: what excluding an effect near zero takes),
 # and the seeds to **decide** at the pilot's effect size (half-width at most $|m|$, so the interval clears zero,
 # or at most margin $- |m|$, so it fits inside the margin, whichever is larger). The rule:

@@ -252,7 +252,7 @@ curves
 # %%
 save_table(run.paper_rate_table(d, paper_clip_rate), results_dir, "probe_at_paper_rate")
 
-# %% mystnb={"figure": {"caption": "Drift against the unclipped trajectory's own change: the cumulative clipping contribution to entropy (symmetric minus none) and the cumulative unclipped change along the random-reward trajectories, means over trajectories with 95% intervals, and the margin m(t) = |unclipped drift| t + 1.96 spread sqrt(t) that C3 (negligible over training) is decided against; x in optimizer steps on both levels (a tabular GRPO iteration is steps_per_rollout optimizer steps). Tiny LM (left) and the tabular simulator (right, 10-armed bandit, one action at 0.9).", "name": "fig-probe-drift"}}
+# %% mystnb={"figure": {"caption": "Drift against the unclipped trajectory's own change: the cumulative clipping contribution to entropy (symmetric minus none) and the cumulative unclipped change along the random-reward trajectories, means over trajectories with 95% intervals, and the margin m(t) = |unclipped drift| t + 1.96 x (spread per rollout batch) x sqrt(t / steps per rollout batch) that C3 (negligible over training) is decided against; x in optimizer steps on both levels (a tabular GRPO iteration is steps_per_rollout optimizer steps). Tiny LM (left) and the tabular simulator (right, 10-armed bandit, one action at 0.9).", "name": "fig-probe-drift"}}
 fig = probe_figures.drift_figure(d["envelope"])
 plots.keep(fig, "probe-drift")
 drift = save_table(

@@ -68,7 +68,7 @@ grpo = save_table(
 )
 step
 
-# %% mystnb={"figure": {"caption": "|E[dH]| against the step size on log-log axes for three policies: Monte Carlo (lines with 95% bands) and the reconstructed closed form eta^2 c(pi) (the lines labelled "closed form", no band). A slope of 2 means the change is second order.", "name": "fig-c2-slope"}}
+# %% mystnb={"figure": {"caption": "|E[dH]| against the step size on log-log axes for three policies: Monte Carlo (lines with 95% bands) and the reconstructed closed form eta^2 c(pi) (the lines labelled 'closed form', no band). A slope of 2 means the change is second order.", "name": "fig-c2-slope"}}
 long = step.assign(abs_mc=step.mc_mean.abs(), abs_cf=step.closed_form.abs(), ci=step.mc_ci)
 fig = plots.lines(
     long,

@@ -94,10 +94,10 @@ def test_question_table_counts_each_row_with_the_sign_of_its_meaning(tmp_path):
     save_verdicts(
         [
             sv("C6", "supported", "tabular"),
-            sv("C3 (negligible over training)", "supported", "tabular"),
+            sv("C3 (negligible over 100 optimizer steps)", "supported", "tabular"),
             sv("C6", "not supported", "tiny LM"),
             sv("C6 (absolute)", "not supported", "tiny LM"),
-            sv("C3 (negligible over training)", "supported", "tiny LM (mechanism)"),
+            sv("C3 (negligible over 100 optimizer steps)", "supported", "tiny LM (mechanism)"),
         ],
         tmp_path,
         "nb",

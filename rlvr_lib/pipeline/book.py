@@ -83,7 +83,7 @@ REPORTED = pd.DataFrame(
             "setting": "Qwen2.5-Math-7B",
         },
         {
-            "source": "Spurious Rewards evaluation code and template (reported in the alphaXiv reproduction's table)",
+            "source": "Spurious Rewards evaluation code and template (reported, in the alphaXiv reproduction's table)",
             "quantity": "Qwen2.5-Math-7B MATH-500 baseline, greedy",
             "claims": "C9 E7",
             "value": "49.4",
@@ -498,7 +498,7 @@ QUESTIONS = {
             Statement("Random rewards raise accuracy (the paradox's premise)", {"E0": 1, "E0 (*": 1, "C4": 1}),
             Statement(
                 "Clipping under random rewards lowers entropy",
-                {"C6": 1, "C6 (absolute)": 1, "C12": 1, "C3 (negligible over training)": -1},
+                {"C6": 1, "C6 (absolute)": 1, "C12": 1, "C3 (negligible*": -1},
             ),
             Statement("Upper clipping lowers entropy, lower clipping raises it (Park et al.)", {"C6 (Park*": 1}),
             Statement(
