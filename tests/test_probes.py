@@ -631,6 +631,10 @@ def test_native_replica_runs_the_same_probes_in_a_child_process(tiny_cache, tmp_
     assert (d["rows pinned"] == d["rows native"]).all()
     k = run.kernel_table(run.probe_verdicts(tables, p), run.probe_verdicts(native, p))
     assert len(k) == len(run.probe_verdicts(tables, p)) and "missing" not in set(k.native)
+    # the tabular level gives the absolute C6 row only: its relative rows are the theory lab's
+    assert [v.claim for v in run.probe_verdicts(tables, p) if v.level == "tabular" and "C6" in v.claim] == [
+        "C6 (absolute)"
+    ]
 
 
 def json_params(out):

@@ -428,8 +428,11 @@ def table(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "arm", "metric", "change", "ci"]).assign(n=3)
 
 
-E2_CASES = {  # (gain on the reliable-mode base, its ci, gain on the shortcut-mode base, entropy change)
+E2_CASES = {  # (gain on the reliable-mode base, its ci, gain on the shortcut-mode base, entropy change[, its ci])
     "supported": ((0.1, 0.05, -0.1, -0.01), SUP, "gain_only_where_mode_correct"),
+    # a gain where the mode is correct and none of interest where it is wrong (excluded, not reversed)
+    "supported, no change where wrong": ((0.1, 0.05, 0.0, -0.01, 0.005), SUP, "gain_only_where_mode_correct"),
+    "accuracy falls where correct": ((-0.1, 0.05, -0.1, -0.01), NOT, "no_gain_where_mode_correct"),
     "gain where the mode is wrong": ((0.1, 0.05, 0.1, -0.01), NOT, "gain_where_mode_wrong"),
     "undecided": ((0.0, 0.05, -0.1, -0.01), INC, "undecided"),
     "no gain where correct": ((0.001, 0.005, -0.1, -0.01), NOT, "no_gain_where_mode_correct"),
@@ -439,8 +442,8 @@ E2_CASES = {  # (gain on the reliable-mode base, its ci, gain on the shortcut-mo
 
 def e2_table(coef: tuple, reward: tuple) -> pd.DataFrame:
     rows = []
-    for a, (reliable, ci, shortcut, entropy) in ((lm.ENTROPY_COEF, coef), (lm.ENTROPY_REWARD, reward)):
-        for g, acc, acc_ci in (("default", reliable, ci), ("shortcut", shortcut, 0.05)):
+    for a, (reliable, ci, shortcut, entropy, *short_ci) in ((lm.ENTROPY_COEF, coef), (lm.ENTROPY_REWARD, reward)):
+        for g, acc, acc_ci in (("default", reliable, ci), ("shortcut", shortcut, (*short_ci, 0.05)[0])):
             rows += [(g, a.label, lm.PRIMARY, acc, acc_ci), (g, a.label, "eval/entropy", entropy, 0.005)]
     return table(rows)
 
@@ -550,6 +553,9 @@ def test_e5(slope, offset, noise, span, expected):
     v = lm.e5_verdicts(pd.DataFrame(rows), 0.02, pd.DataFrame(greedy))
     assert outcome(v, "C11") == expected
     assert "5 bases as units" in v[0].statistic
+    reasons = {SUP: "slope_positive", NOT: "slope_negative", INC: "undecided", PRE: "premise_false"}
+    assert v[0].reason == reasons.get(expected, "check_failed")
+    assert ("no base gains by the margin 0.02" in v[0].statistic) == (expected == PRE)
 
 
 def test_e5_interval_treats_the_base_as_the_unit():
@@ -681,3 +687,70 @@ def test_save_and_load_verdicts_and_tables_into_new_directories(tmp_path):
     assert save_table(t, tmp_path / "c" / "d", "tab") is t
     save_table(t, tmp_path / "c" / "d", "tab")
     assert pd.read_csv(tmp_path / "c" / "d" / "tab.csv").equals(t)
+
+
+def test_e1_counts_the_collapsing_runs_of_each_arm():
+    """One clipped run falls below half its initial exact accuracy, no unclipped run does."""
+    v = lm.e1_verdicts(*e1_data([0.0] * 3, FLAT, FLAT, [0.1] * 3, [2.0] * 3, [-0.3, 0.0, 0.0]), **M)
+    assert "clip 1/3, no clip 0/3" in row(v, "C7 (chosen step size)").statistic
+
+
+@pytest.mark.parametrize(
+    "clean, contaminated, expected",
+    [
+        ((0.0, 0.05), (-0.1, 0.01), INC),  # only the clean interval reaches a gain of interest: C9 is asked
+        ((-0.1, 0.01), (0.0, 0.05), NOT),  # only the contaminated one does: asked, and the clean items fell
+        ((0.01, 0.01), (-0.1, 0.01), INC),  # an interval that ends exactly at the margin does not exclude a gain
+        ((0.0, 0.015), (-0.1, 0.01), PRE),  # both end below the margin: no gain for contamination to explain
+    ],
+)
+def test_e4_premise_reads_the_upper_end_of_each_item_set(clean, contaminated, expected):
+    R = lm.RANDOM_CLIP.label
+    t = table([("", R, "eval/clean/exact_acc", *clean), ("", R, "eval/contaminated/exact_acc", *contaminated)])
+    clean_base = {"contaminated": 0.05, "clean": 0.6}
+    assert outcome(lm.e4_verdicts(step0(0.6, 0.5), t, 0.02, clean_base), "C9") == expected
+
+
+def e5_rows(gains: list[float], arm: str = lm.RANDOM_CLIP.label) -> list[dict]:
+    xs = [0.2, 0.4, 0.6, 0.8]
+    return [
+        {"group": f"base {x:.1f}", "arm": arm, "initial": x, "change": y} for x, y in zip(xs, gains) for _ in range(2)
+    ]
+
+
+def test_e5_reads_only_finite_random_clip_runs():
+    """Runs of another arm (opposite slope) and runs with a missing value must not enter the slope."""
+    good = e5_rows([0.0, 0.1, 0.2, 0.3])
+    noise = e5_rows([0.9, 0.6, 0.3, 0.0], arm=lm.RANDOM_NO_CLIP.label)
+    missing = [
+        {"group": "base 0.2", "arm": lm.RANDOM_CLIP.label, "initial": float("nan"), "change": 5.0},
+        {"group": "base 0.8", "arm": lm.RANDOM_CLIP.label, "initial": 0.8, "change": float("nan")},
+    ]
+    v = lm.e5_verdicts(pd.DataFrame(good + noise + missing), 0.02)
+    assert outcome(v, "C11") == SUP and "+0.500" in v[0].statistic
+
+
+@pytest.mark.parametrize(
+    "gains, expected_end", [([0.0, 0.0, 0.0, 1.0], "[+0.000, "), ([1.0, 0.0, 0.0, 0.0], ", +0.000]")]
+)
+def test_e5_an_interval_ending_at_zero_does_not_decide(gains, expected_end):
+    """Three flat bases and one that gains by 1 (the strongest: slopes >= 0; the weakest: slopes <= 0): every
+    bootstrap draw without it has slope exactly 0 (about 32% of draws), so one end of the interval is exactly
+    zero, which excludes nothing."""
+    v = lm.e5_verdicts(pd.DataFrame(e5_rows(gains)), 0.02)
+    assert expected_end in v[0].statistic
+    assert outcome(v, "C11") == INC
+
+
+def test_e7_statistic_names_its_counts_and_orders_the_arms():
+    gt, rnd = [0.30, 0.34, 0.38], [0.25, 0.29, 0.33]
+    df = e7_runs(gt, rnd)
+    e0, e7 = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02, df)
+    assert "(n = 3, margin 0.02)" in e0.statistic
+    first, second = (lm.GROUND_TRUTH.label, lm.RANDOM.label)
+    assert f"exact-accuracy change by reward: {first} +0.340, {second} +0.290;" in e7.statistic
+    df = e7_runs(rnd, gt)  # the random reward now gains more: it is listed first
+    _, e7 = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02, df)
+    assert f"exact-accuracy change by reward: {second} +0.340, {first} +0.290;" in e7.statistic
+    _, unpaired = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02)
+    assert "ground truth minus random -0.050 (difference of means)" in unpaired.statistic

@@ -801,7 +801,7 @@ def strength_check(greedy: pd.DataFrame, lo: float = 0.2, hi: float = 0.8) -> tu
     return f"the bases span initial greedy accuracy from <= {lo} to >= {hi} ({span})", ok
 
 
-def e5_verdicts(ch: pd.DataFrame, acc_margin: float = 0.02, greedy: pd.DataFrame | None = None) -> list[Verdict]:
+def e5_verdicts(ch: pd.DataFrame, acc_margin: float, greedy: pd.DataFrame | None = None) -> list[Verdict]:
     """C11 from per-run changes across bases (`ch`: :func:`per_run_change` of the primary outcome, random reward
     with clipping, `group` = base): the slope of the mean gain of a base against its mean initial accuracy. The
     base is the unit - seeds are nested within bases - so the interval is a two-stage percentile bootstrap
@@ -895,7 +895,7 @@ E7_REASONS = {
 }
 
 
-def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02, df: pd.DataFrame | None = None) -> list[Verdict]:
+def e7_verdicts(table: pd.DataFrame, acc_margin: float, df: pd.DataFrame | None = None) -> list[Verdict]:
     """Two rows. E0, the paradox's premise: the random reward raises exact accuracy (decided against
     `acc_margin`). E7, Shao et al.'s ordering: it does, by less than the ground truth does - the ground-truth
     minus random change, paired by seed on the seeds both arms have (from `df`; without it, the difference of
@@ -903,12 +903,14 @@ def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02, df: pd.DataFrame 
     its sentence from it."""
     acc = table[table.metric == PRIMARY].set_index("arm")
     gt, rnd = acc.loc[GROUND_TRUTH.label], acc.loc[RANDOM.label]
-    n = int(rnd["n"]) if "n" in rnd else 0
+    n = int(rnd["n"])
     v_rnd, note, why = decide_effect(float(rnd.change), float(rnd.ci), n, acc_margin)
     if df is not None:
         dm, dh, dn = paired_difference(df, PRIMARY, GROUND_TRUTH.label, RANDOM.label, "change")
-    else:
-        dm, dh, dn = float(gt.change - rnd.change), float("nan"), 0
+        gap_text = f"{fmt(dm, dh)} (paired, n = {dn})"
+    else:  # no interval without the runs: the ordering stays undecided
+        dm, dh = float(gt.change - rnd.change), float("nan")
+        gap_text = f"{dm:+.3f} (difference of means)"
     gap = interval_sign(dm, dh) if np.isfinite(dh) else 0
     if v_rnd == "supported":
         verdict, reason = {
@@ -923,7 +925,6 @@ def e7_verdicts(table: pd.DataFrame, acc_margin: float = 0.02, df: pd.DataFrame 
     else:
         verdict, reason = "inconclusive", "random_undecided"
     order = ", ".join(f"{a} {acc.loc[a, 'change']:+.3f}" for a in acc.sort_values("change", ascending=False).index)
-    gap_text = f"{fmt(dm, dh)} (paired, n = {dn})" if df is not None else f"{dm:+.3f} (difference of means)"
     return [
         Verdict(
             "E0",

@@ -52,7 +52,7 @@ REPORTED = pd.DataFrame(
             "quantity": "collapse without clipping",
             "claims": "C7",
             "value": "around step 150",
-            "setting": "R1-Distill-Llama-8B, random reward",
+            "setting": "R1-Distill-Llama-8B, random reward; the step unit (rollout or optimizer step) is not given",
         },
         {
             "source": "Shao et al. 2025 (reported)",
@@ -731,7 +731,7 @@ def gain_figure(results_dir: str | Path = "../results"):
             for col, ls in (("share reliable", ":"), ("acc in reliable", "-")):
                 axes[2].plot([0, 1], [g.loc["initial", col], g.loc["final", col]], ls, marker="o", color=c,
                              label=f"{arm}: {col}")  # fmt: skip
-        axes[2].set_xticks([0, 1], ["before RL", "after 100 steps"])
+        axes[2].set_xticks([0, 1], ["before RL", "after RL (E3's run length)"])
         axes[2].set(ylabel="share / accuracy", title="tiny LM: strategy (dotted) vs execution (solid)")
         axes[2].legend(fontsize=7)
     fig.tight_layout()
