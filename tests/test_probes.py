@@ -12,6 +12,7 @@ import torch
 from rlvr_lib.clip import ClipRule
 from rlvr_lib.experiments import probe_run as run
 from rlvr_lib.experiments import probes as pr
+from rlvr_lib.stats import mean_ci, seeds_to_decide
 from rlvr_lib.theory.simulator import SimConfig
 from rlvr_lib.verdicts import REASONS as DECIDE_REASONS
 
@@ -641,3 +642,61 @@ def json_params(out):
     import json
 
     return json.loads((out / "params.json").read_text())
+
+
+def test_c2_statistic_gives_the_odd_part_per_unit_step_and_a_point_at_zero_covers_zero():
+    t = pairs_table()
+    size = float(np.mean([abs(o) / lr for o, lr in zip(t.odd, t.lr)]))  # a plain loop over the rows
+    assert f"against a mean size of {size:.2e}" in pr.c2_verdict(t, 0.25).statistic
+    exact = t.assign(odd=0.0, abs_odd=0.0)  # a pair that cancels to the last bit: interval [0, 0]
+    assert "its interval covers zero" in pr.c2_verdict(exact, 0.25).statistic
+
+
+def test_c5_reads_the_step_size_it_is_given():
+    """The even parts have the predicted signs at lr 3e-4 and the opposite ones at the other step sizes."""
+    t = pairs_table()
+    other = t.lr != 3e-4
+    for c in ("even/style choice", "even/near-deterministic"):
+        t.loc[other, c] = -t.loc[other, c]
+    assert pr.c5_verdict(t, POSITIONS, 3e-4).verdict == SUP
+    assert pr.c5_verdict(t, POSITIONS, 1e-3).verdict == NOT
+
+
+def test_c5_decides_from_two_batches_and_a_zero_interval_measures_no_sign():
+    assert pr.c5_verdict(pairs_table(n=2), POSITIONS, 3e-4).verdict == SUP  # two batches give an interval
+    flat = pairs_table(classes=(("style choice", 0.0), ("near-deterministic", 0.0)), cls_noise=0.0)
+    v = pr.c5_verdict(flat, POSITIONS, 3e-4)  # every even part exactly 0: [0, 0] is neither side
+    assert (v.verdict, v.reason) == (INC, "no_sign_measured")
+
+
+def test_c5_undecided_classes_report_the_batches_a_sign_would_need():
+    t = pairs_table(classes=(("style choice", -1.0), ("near-deterministic", 0.0)), cls_noise=1.0)
+    v = pr.c5_verdict(t, POSITIONS, 3e-4)
+    assert v.reason == "one_sign_measured"
+    vals = t[(t.lr == 3e-4)]["even/near-deterministic"]
+    k = seeds_to_decide(*mean_ci(vals), 0.0)  # a sign rule: the distance to clear is the mean's distance to 0
+    assert f"the undecided classes' signs would need about {k} batches at the least" in v.statistic
+
+
+def test_c6_per_step_values_and_the_clip_floor_itself_binds():
+    e = effects_table(-1e-4, 1e-4, -1e-4, 1e-4)
+    assert "-1.00e-04 [" in c6(e)["C6"].statistic  # one row is one optimizer step on the LM
+    share = float((e.clip_high + e.clip_low).mean())
+    v = {x.claim: x for x in pr.c6_verdicts(e, margin=1e-5, clip_floor=share)}
+    assert v["C6"].verdict == SUP  # a clipped share equal to the floor counts as binding
+
+
+@pytest.mark.parametrize("measured, extrapolated", [(0, False), (1, True), (32, True), (100, False), (200, False)])
+def test_c3_over_training_says_when_it_extrapolates(measured, extrapolated):
+    kw = {"measured_steps": measured} if measured else {}
+    v = pr.c3_over_training_verdict(drift(1e-6, 1e-4, 1e-5), 100, "the book's tiny-LM runs", **kw)
+    assert (f"extrapolated from {measured} measured optimizer steps" in v.statistic) == extrapolated
+    assert ("extrapolated" in v.statistic) == extrapolated
+
+
+def test_c3_over_training_names_grpo_iterations_only_on_the_tabular_level():
+    lm_ = pr.c3_over_training_verdict(drift(1e-6, 1e-4, 1e-5), 100, "x").statistic
+    tab = pr.c3_over_training_verdict(drift(1e-6, 1e-4, 1e-5, steps=64, steps_per_row=8), 100, "x").statistic
+    assert "GRPO iteration" not in lm_ and "per sqrt(step)" in lm_
+    assert "horizon T = 100 optimizer steps = 12.5 GRPO iterations" in tab
+    assert "nats per optimizer step (a GRPO iteration is 8 optimizer steps)" in tab and "per sqrt(iteration)" in tab
