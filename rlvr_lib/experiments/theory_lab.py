@@ -300,7 +300,7 @@ def c3_verdicts(t: pd.DataFrame) -> list[Verdict]:
     low = finite[finite.p_plus <= 1e-2]
     near = finite.iloc[(np.log(finite.p_plus) - np.log(1e-3)).abs().argsort()[:1]]
     ok = len(low) > 0 and bool((low.ratio > 5).all())
-    against = len(low) > 0 and bool((low.ratio < 1).any())
+    against = bool((low.ratio < 1).any())  # False when low is empty
     stat = (
         f"over {len(finite)} settings with clipping, |N_raw|/|C+| ranges {finite.ratio.min():.1f} to "
         f"{finite.ratio.max():.0f}; where p+ <= 1e-2 its minimum is "
