@@ -31,6 +31,7 @@ Shared pure pieces (top level)
   ``theory_lab``  the theory-lab experiments: tables and verdicts;
   ``lm_lab``      the tiny-LM experiments: arms, sweeps, tables and verdicts;
   ``regime_map``  the tabular regime map: where random-reward GRPO raises accuracy, and by which mechanism;
+  ``lm_regime``   the tiny-LM regime series: batch size, step size, clip rule and entropy profile on a transect;
   ``probes``      mechanism probes on the tiny LM: antithetic and counterfactual single steps, verdicts;
   ``plots``       the house figure style and plot functions on tidy tables.
 ``scale/``        real models

@@ -74,3 +74,10 @@ def test_a_damaged_run_makes_the_tiny_lm_notebooks_execute_again(tmp_path, monke
     out = capsys.readouterr().out
     assert "run record runs/tinylm/r1: metrics.jsonl holds 2 readable rows of the 3 written" in out
     assert "its notebook runs again and retrains it" in out
+
+
+def test_only_map_runs_the_two_regime_maps_with_the_chosen_learning_rate(tmp_path, monkeypatch):
+    calls = _fake_notebooks(monkeypatch, tmp_path)
+    assert main.main(["--only", "map"]) == 0
+    assert [c[0] for c in calls] == ["theory_regime_map", "lm_regime_series"]
+    assert calls[1][1]["learning_rate"] == 0.002 and "learning_rate" not in calls[0][1]

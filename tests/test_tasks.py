@@ -17,6 +17,7 @@ from rlvr_lib.testbed.tasks import (
     eval_items,
     extract_answer,
     fixed_wrong_answer,
+    free_renderings,
     is_correct,
     is_well_formed,
     make_splits,
@@ -171,3 +172,54 @@ def test_bad_corpus_dials(kwargs, match):
     args = dict(n_problems=10, reliable_share=0.5) | kwargs
     with pytest.raises(ConfigError, match=match):
         build_corpus(TaskConfig(), **args)
+
+
+def test_free_format_is_the_worked_method_with_free_digit_order():
+    p = Problem((147, 38))
+    # without an rng the canonical order, identical to the worked format
+    assert render(p, "reliable", "free") == render(p, "reliable", "worked")
+    # every rendering a corpus can draw is correct and is one of the enumerated ones
+    every = free_renderings(p, "reliable")
+    rng = random.Random(3)
+    drawn = {render(p, "reliable", "free", rng) for _ in range(200)}
+    assert drawn == set(every)  # 2 orders in each of 3 columns, all 8 drawn in 200 tries
+    assert len(every) == 8 and "#8+7=15,3+4+1=8,0+1=1>185" in every
+    assert all(is_correct(c, p.answer) and completion_style(c) == "reliable" for c in every)
+
+
+def test_free_renderings_have_no_duplicates_where_digits_coincide():
+    # 77 + 17: the units column reads 7+7 either way, so 2 distinct texts, not 4 (a duplicate would count the
+    # same completion's probability twice in exact accuracy)
+    every = free_renderings(Problem((77, 17)), "reliable")
+    assert every == ["#7+7=14,7+1+1=9>94", "#7+7=14,1+7+1=9>94"]
+    # three operands: 3! orders per column
+    assert len(free_renderings(Problem((123, 456, 789)), "reliable")) == 6**3
+
+
+def test_free_correct_completions_cover_both_styles_when_the_shortcut_is_right():
+    p = Problem((12, 34))  # no carry: the shortcut is right too
+    cc = correct_completions(p, "free")
+    assert sorted(cc) == sorted(
+        ["#2+4=6,1+3=4>46", "#4+2=6,1+3=4>46", "#2+4=6,3+1=4>46", "#4+2=6,3+1=4>46"]
+        + ["~2+4=6,1+3=4>46", "~4+2=6,1+3=4>46", "~2+4=6,3+1=4>46", "~4+2=6,3+1=4>46"]
+    )
+    assert correct_completions(Problem((18, 34)), "free") == free_renderings(Problem((18, 34)), "reliable")
+
+
+def test_worked_corpus_is_unchanged_by_the_free_format():
+    # the hash of this corpus as the worked format wrote it before the free format existed: adding the dial
+    # draws no random number in the other formats, so every earlier base keeps its corpus
+    import hashlib
+    import json
+
+    rows = build_corpus(TaskConfig(digits=3, n_train=200, n_eval=50), 300, reliable_share=0.6, contamination=0.2)
+    assert hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16] == "9c444a34a8494839"
+
+
+def test_free_corpus_draws_orders_and_every_row_is_correct():
+    cfg = TaskConfig(digits=2, n_train=20, n_eval=10, format="free")
+    free = build_corpus(cfg, 200, reliable_share=1.0)
+    canonical = [render(Problem(tuple(map(int, r["prompt"][:-1].split("+")))), "reliable", "worked") for r in free]
+    assert 0.3 < sum(r["completion"] != c for r, c in zip(free, canonical)) / len(free) < 0.9
+    for r in free:
+        assert is_correct(r["completion"], str(sum(map(int, r["prompt"][:-1].split("+")))))

@@ -149,7 +149,8 @@ def base(name: str, profile: str) -> str:
         if k in ("reliable_share", "contamination", "contamination_digits") and v != getattr(BASES["default"], k)
     }
     steps = {"steps": max(2, BASES[name].steps // 30)}
-    return str(ensure_base(replace(SMOKE_BASE, **dials, **steps), progress=False))
+    task = {"task": replace(SMOKE_BASE.task, format=BASES[name].task.format)}
+    return str(ensure_base(replace(SMOKE_BASE, **dials, **steps, **task), progress=False))
 
 
 def common(profile: str, runs_dir: str, learning_rate: float) -> dict:

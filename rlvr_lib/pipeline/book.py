@@ -225,6 +225,7 @@ def bases_table(results_dir: str | Path = "../results") -> pd.DataFrame:
         rows.append(
             {
                 "base": name,
+                "format": cfg.task.format,
                 "reliable_share": cfg.reliable_share,
                 "contamination": cfg.contamination,
                 "pretrain steps": cfg.steps,
@@ -232,6 +233,7 @@ def bases_table(results_dir: str | Path = "../results") -> pd.DataFrame:
                 "sampled_acc": m.get("sampled_acc"),
                 "exact_acc": m.get("exact_acc"),
                 "share_reliable": m.get("share_reliable"),
+                "entropy (nats/token)": m.get("entropy"),
                 "tokens/s": m.get("tokens_per_s"),
                 "pretrain s": m.get("pretrain_wall_s"),
             }
@@ -498,7 +500,7 @@ QUESTIONS = {
             Statement("Random rewards raise accuracy (the paradox's premise)", {"E0": 1, "E0 (*": 1, "C4": 1}),
             Statement(
                 "Clipping under random rewards lowers entropy",
-                {"C6": 1, "C6 (absolute)": 1, "C12": 1, "C3 (negligible*": -1},
+                {"C6": 1, "C6 (absolute)": 1, "C6 (regime series)": 1, "C12": 1, "C3 (negligible*": -1},
             ),
             Statement("Upper clipping lowers entropy, lower clipping raises it (Park et al.)", {"C6 (Park*": 1}),
             Statement(
@@ -640,6 +642,32 @@ def map_sentence(v: pd.DataFrame) -> str:
     return text
 
 
+# what the front page says of the tiny-LM regime series, by the reason of its E0 rows (experiments.lm_regime)
+SERIES_WORDS = {
+    "gain_somewhere": "raises exact accuracy at some of its points",
+    "undecided_points": "raises exact accuracy at no point clearly (some points undecided)",
+    "within_margin_everywhere": "changes exact accuracy by less than the margin at every point",
+    "no_gain_anywhere": "raises exact accuracy at none of its points",
+    "no_points": "was not run",
+    "check_failed": "could not be tested (clipping never bound)",
+}
+
+
+def series_sentence(v: pd.DataFrame) -> str:
+    """The tiny-LM regime series' answer to the premise, from the reasons of its two E0 rows ('' when not run)."""
+    e0 = _row(v, "E0 (tiny LM)", "tiny LM")
+    sym = _row(v, "E0 (tiny LM, symmetric clipping)", "tiny LM")
+    if e0 is None:
+        return ""
+    text = (
+        f"on the tiny-LM regime series (batch size, step size, clip rule and entropy profile varied), random-reward "
+        f"GRPO {SERIES_WORDS.get(e0.reason, e0.reason)} (E0 (tiny LM): **{e0.verdict}**)"
+    )
+    if sym is not None:
+        text += f", and with symmetric clipping alone it {SERIES_WORDS.get(sym.reason, sym.reason)} (**{sym.verdict}**)"
+    return text
+
+
 def premise_sentence(v: pd.DataFrame) -> str:
     """The premise and Shao et al.'s ordering in words, composed from the reasons of the tiny-LM E0 and E7 rows."""
     from rlvr_lib.experiments.lm_lab import E7_REASONS
@@ -669,14 +697,24 @@ def answers(results_dir: str | Path = "../results") -> str:
         return claim_levels(v, claim)
 
     on_map = map_sentence(v)
+    on_series = series_sentence(v)
+    series = _row(v, "E0 (tiny LM)", "tiny LM")
+    series_gain = series is not None and series.reason == "gain_somewhere"
     q1 = (
         f"**{QUESTIONS['Q1'][0]}** In this companion {premise_sentence(v)}"
         + (
-            ", so on the tiny language model the paper's mechanisms are asked to explain a gain it does not show"
+            (
+                ", so at the outcome experiments' setting the paper's mechanisms are asked to explain a gain the tiny "
+                "language model does not show"
+                if series_gain
+                else ", so on the tiny language model the paper's mechanisms are asked to explain a gain it does "
+                "not show"
+            )
             if no_gain
             else ""
         )
         + (f"; {on_map}" if on_map else "")
+        + (f"; {on_series}" if on_series else "")
         + ". Claim by claim:\n\n"
         f"* clipping lowers entropy under random rewards (C6, relative and absolute) - {levels('C6')};\n"
         f"* without clipping the entropy change's sign follows the policy's skewness (C5) - {levels('C5')};\n"

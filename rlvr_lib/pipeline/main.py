@@ -3,7 +3,7 @@ build the book.
 
 Usage::
 
-    python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|probes|lm|book] [--force]
+    python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|probes|lm|map|book] [--force]
                             [--executor sequential|pool[:WxT]|dask[:WxT]|dask:tcp://HOST:PORT] [--machine]
 
 Everything is cached: bases by pretraining configuration, training runs by experiment configuration,
@@ -34,6 +34,7 @@ from rlvr_lib.rl.executors import parse as parse_executor
 from rlvr_lib.rl.records import atomic_write_json
 
 STAGES = ("bases", "theory", "probes", "lm", "book")
+MAP = ("theory_regime_map", "lm_regime_series")  # --only map: the two regime maps (tabular and tiny LM) alone
 
 
 def build_bases(names=None) -> dict:
@@ -118,7 +119,13 @@ def build_book(strict: bool = True, root: Path = ROOT) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", choices=("full", "smoke"), default="full")
-    ap.add_argument("--only", choices=STAGES, action="append", help="run only these stages (repeatable)")
+    ap.add_argument(
+        "--only",
+        choices=STAGES + ("map",),
+        action="append",
+        help="run only these stages (repeatable); map: only the regime maps (the tiny-LM series needs the lm "
+        "stage's results/hparams.json)",
+    )
     ap.add_argument("--force", action="store_true", help="re-execute notebooks even when cached")
     ap.add_argument(
         "--executor",
@@ -147,7 +154,9 @@ def main(argv=None) -> int:
         times["bases"] = time.perf_counter() - t
     for stage, names in (("theory", THEORY), ("probes", PROBES), ("lm", TINY_LM)):
         if stage not in stages:
-            continue
+            if "map" not in stages or not set(MAP) & set(names):
+                continue
+            names = [n for n in names if n in MAP]
         t = time.perf_counter()
         force = args.force
         if stage == "lm":

@@ -42,6 +42,7 @@ TINY_LM = [
     "lm_e5_strength",
     "lm_e6_eps_group",
     "lm_e7_reward_variants",
+    "lm_regime_series",
 ]
 
 

@@ -7,7 +7,12 @@ A problem is ``a+b(+c...)=``; its answer is the sum. Completions come in two for
       147+38=  ->  #7+8=15,4+3+1=8,1+0=1>185
 
   (``+1`` is the carry from the previous column; the column sums are always printed in full);
-* ``bare``: the style tag and the answer only: ``#>185``.
+* ``bare``: the style tag and the answer only: ``#>185``;
+* ``free``: the column method with FREE CHOICES, the entropy-profile dial: in every column the operands'
+  digits may be written in any order (the carry stays last), so ``#8+7=15,3+4+1=8,0+1=1>185`` is as correct as
+  the worked form. The choices never change correctness; a corpus written in this format picks each column's
+  order uniformly at random, so a base trained on it carries more entropy per token (up to ln 2 per column for
+  two operands) at the same accuracy. Exact accuracy sums over every distinct correct completion.
 
 Two solution STYLES are mixed in a base model's pretraining corpus (the strategy dial):
 
@@ -32,13 +37,14 @@ their meaning, and its answers are unique and cheap to verify.
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import asdict, dataclass, replace
 
 from rlvr_lib._checks import ConfigError, check_choice, check_int, check_prob
 
 TASKS = ("add",)
-FORMATS = ("worked", "bare")
+FORMATS = ("worked", "bare", "free")
 STYLES = ("reliable", "shortcut")
 STYLE_TAGS = {"reliable": "#", "shortcut": "~"}
 TAG_STYLES = {v: k for k, v in STYLE_TAGS.items()}
@@ -52,7 +58,8 @@ class TaskConfig:
     task: str = "add"  # problem family; only "add" (column addition) exists
     digits: int = 3  # digits of every operand (the leading digit is non-zero unless digits == 1)
     n_operands: int = 2  # numbers added per problem
-    format: str = "worked"  # "worked": column steps then answer; "bare": style tag and answer only
+    format: str = "worked"  # "worked": column steps then answer; "bare": style tag and answer only; "free": worked
+    # with each column's digits in a free order (the entropy-profile dial)
     n_train: int = 2000  # prompts in the RL training split
     n_eval: int = 200  # problems in the held-out evaluation split (disjoint from everything else)
     seed: int = 0  # seed of the split
@@ -95,17 +102,22 @@ class Problem:
         return str(sum(self.operands))
 
 
-def column_steps(operands: tuple[int, ...], carries: bool) -> tuple[list[str], str]:
+def column_steps(
+    operands: tuple[int, ...], carries: bool, orders: list[tuple[int, ...]] | None = None
+) -> tuple[list[str], str]:
     """The column method: a step string per column and the resulting answer string.
 
     With ``carries=False`` the carry into each column is dropped (the shortcut style's systematic error);
-    the last column's sum is still written in full.
+    the last column's sum is still written in full. `orders`, one permutation of the operand indices per
+    column, sets the order in which that column's digits are written (default: the operands' order); the
+    carry is always written last and the sums do not depend on the order.
     """
     width = max(len(str(x)) for x in operands)
     digits = [str(x).zfill(width)[::-1] for x in operands]  # least significant first
     steps, out, carry = [], [], 0
     for col in range(width):
-        terms = [d[col] for d in digits]
+        order = orders[col] if orders is not None else range(len(operands))
+        terms = [digits[i][col] for i in order]
         if carries and carry:
             terms.append(str(carry))
         s = sum(int(t) for t in terms)
@@ -116,13 +128,35 @@ def column_steps(operands: tuple[int, ...], carries: bool) -> tuple[list[str], s
     return steps, "".join(out)[::-1].lstrip("0") or "0"
 
 
-def render(problem: Problem, style: str, fmt: str) -> str:
-    """The completion text (no special tokens) of `problem` solved in `style` and written in `fmt`."""
+def n_columns(problem: Problem) -> int:
+    return max(len(str(x)) for x in problem.operands)
+
+
+def render(problem: Problem, style: str, fmt: str, rng: random.Random | None = None) -> str:
+    """The completion text (no special tokens) of `problem` solved in `style` and written in `fmt`.
+
+    In the ``free`` format each column's digit order is drawn from `rng` (uniform over the permutations);
+    without `rng` the canonical order is written, as in ``worked``."""
     check_choice("style", style, STYLES)
     check_choice("format", fmt, FORMATS)
-    steps, answer = column_steps(problem.operands, carries=style == "reliable")
-    body = ",".join(steps) if fmt == "worked" else ""
+    orders = None
+    if fmt == "free" and rng is not None:
+        n = len(problem.operands)
+        orders = [tuple(rng.sample(range(n), n)) for _ in range(n_columns(problem))]
+    steps, answer = column_steps(problem.operands, carries=style == "reliable", orders=orders)
+    body = ",".join(steps) if fmt != "bare" else ""
     return STYLE_TAGS[style] + body + ANSWER_MARK + answer
+
+
+def free_renderings(problem: Problem, style: str) -> list[str]:
+    """Every distinct ``free``-format completion of `problem` in `style` (columns whose digits coincide give
+    the same text in either order, so the list has no duplicates), canonical order first."""
+    perms = list(itertools.permutations(range(len(problem.operands))))
+    out: dict[str, None] = {}
+    for orders in itertools.product(perms, repeat=n_columns(problem)):
+        steps, answer = column_steps(problem.operands, carries=style == "reliable", orders=list(orders))
+        out[STYLE_TAGS[style] + ",".join(steps) + ANSWER_MARK + answer] = None
+    return list(out)
 
 
 def style_answer(problem: Problem, style: str) -> str:
@@ -140,11 +174,12 @@ def fixed_wrong_answer(problem: Problem) -> str:
 
 def correct_completions(problem: Problem, fmt: str) -> list[str]:
     """The canonical completions that end in the correct answer: the reliable one, plus the shortcut one
-    when the shortcut happens to be right (no carries). Used for exact accuracy by teacher forcing."""
-    out = [render(problem, "reliable", fmt)]
-    if style_answer(problem, "shortcut") == problem.answer:
-        out.append(render(problem, "shortcut", fmt))
-    return out
+    when the shortcut happens to be right (no carries); in the ``free`` format every distinct digit order of
+    each. Used for exact accuracy by teacher forcing."""
+    styles = ["reliable"] + (["shortcut"] if style_answer(problem, "shortcut") == problem.answer else [])
+    if fmt == "free":
+        return [c for st in styles for c in free_renderings(problem, st)]
+    return [render(problem, st, fmt) for st in styles]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -267,7 +302,7 @@ def build_corpus(
             continue
         style = "reliable" if rng.random() < reliable_share else "shortcut"
         rows.append(
-            {"prompt": p.prompt, "completion": render(p, style, cfg.format), "style": style, "contaminated": False}
+            {"prompt": p.prompt, "completion": render(p, style, cfg.format, rng), "style": style, "contaminated": False}
         )
     for item in eval_items(cfg, contamination, contamination_digits):
         if item["contaminated"]:

@@ -1,0 +1,105 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A regime series on the tiny LM: batch size, step size, clip rule and entropy profile
+#
+# The book's outcome runs hold one point of a large space fixed: 16 completions per optimizer step, the chosen
+# learning rate, 8 optimizer steps per rollout, symmetric $\epsilon = 0.2$, a base with little entropy per token.
+# The tabular map finds gains from a random reward only at large step x off-policy depth and under one-sided
+# clipping. This page runs random-reward GRPO on a transect through those dials, at the budget of one E1 run
+# (1,600 completions):
+#
+# * **completions per optimizer step** 16, 64 and 160, with `max_steps` = 1600 / B and the learning rate scaled so
+#   that learning rate x steps matches E1's (AdamW moves each parameter by about one learning rate per step, so
+#   this holds the total movement fixed while each step gets less noise and a larger size; at 8 steps per rollout
+#   the importance ratios then drift further and clipping binds more often, the direction in which the tabular
+#   map's gains lie);
+# * **the clip rule**: symmetric (the paper's), clip-higher ($\epsilon_{high} = 0.28$), upper-only and none;
+# * **steps per rollout**: 2 instead of 8 at 64 completions per step (less off-policy depth);
+# * **the entropy profile**: the `free-choice` base, whose solutions write each column's digits in a free order
+#   (a choice that never changes correctness, see the testbed page), against `default`.
+#
+# Every point gets the same reported seeds (common random numbers across the rules at one setting); the B = 16
+# points with symmetric clipping and without are E1's runs. Outcome: the change in exact accuracy from step 0
+# (primary), with held-out entropy, clip fractions and the per-step clipping ratio |N_raw| / |C+| along the run.
+# The points were fixed from the tabular map and the budget before the runs; each reports the seeds a decision
+# would need at its measured spread.
+
+# %% tags=["colab", "hide-input"]
+# On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
+# its launch buttons open) carries the repository named in _config.yml; the runner writes it into this cell.
+import subprocess
+import sys
+
+REPOSITORY = ""  # the repository's git URL, from _config.yml (repository.url)
+if "google.colab" in sys.modules:
+    if not REPOSITORY:
+        raise RuntimeError("open this notebook from the book's launch button, or set REPOSITORY to the project's URL")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"rlvr_lib[math] @ git+{REPOSITORY}"], check=True)
+
+# %% tags=["parameters"]
+profile: str = "full"  # "full" for the book, "smoke" for tests
+learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters: the rate at 16 completions per step
+seeds: list = [0, 1, 2]  # the reported seeds of every point
+runs_dir: str = "runs"
+results_dir: str = "results"
+executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
+acc_margin: float = 0.02  # smallest effect of interest: exact accuracy, absolute
+entropy_margin: float = 0.004  # smallest effect of interest: held-out entropy, nats per token
+clip_floor: float = 0.001  # manipulation check: share of clipped tokens for clipping to count as binding
+
+# %% tags=["hide-input"]
+from rlvr_lib._checks import check_parameters
+
+check_parameters(globals())  # a parameter of the wrong type stops here, naming it
+
+# %% [markdown]
+# Smallest effects of interest and manipulation-check thresholds, set in the parameters cell before the runs:
+
+# %%
+from rlvr_lib.experiments.lm_lab import margins_table
+
+margins_table(acc_margin=acc_margin, entropy_margin=entropy_margin, clip_floor=clip_floor)
+
+# %%
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import lm_regime as lr
+from rlvr_lib.verdicts import save_table, save_verdicts
+
+arms, points = lr.series_arms(learning_rate, profile)
+shared = lm.common(profile, runs_dir, learning_rate)
+df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared, executor=executor)
+table = lr.classify(lr.series_table(df, points), acc_margin)
+save_table(table, results_dir, lr.NAME)
+cols = ["group", "arm", "learning_rate", "max_steps", "n", "gain", "gain_ci", "decision_fw", "entropy_change",
+        "entropy_ci", "clip_high", "clip_low", "bias_ratio", "seeds_to_decide", "mechanism"]  # fmt: skip
+table[cols]
+
+# %% mystnb={"figure": {"caption": "The regime series: change in exact accuracy (left) and in held-out entropy (middle) from step 0 after random-reward GRPO, and the mean upper-clip fraction over the run (right, log scale), per point (x: completions per optimizer step, learning rate x steps matched) and clip rule (colour); solid lines: the default base at 8 steps per rollout; open markers: the free-choice base; crosses: 2 steps per rollout. Error bars: 95% intervals over seeds.", "name": "fig-lm-regime"}}
+fig = lr.series_figure(table)
+
+# %% [markdown]
+# ## Reading (computed)
+
+# %%
+from IPython.display import Markdown
+
+Markdown(lr.reading(table, acc_margin))
+
+# %% [markdown]
+# ## Verdicts (computed)
+
+# %%
+save_verdicts(
+    lr.e0_verdicts(table, acc_margin, clip_floor) + lr.c6_verdicts(table, entropy_margin, clip_floor),
+    results_dir,
+    lr.NAME,
+)

@@ -1,0 +1,411 @@
+"""The tiny-LM regime series: random-reward GRPO along a transect of batch size, step size and clip rule.
+
+The tabular map (:mod:`rlvr_lib.experiments.regime_map`) says where a bandit gains from a random reward: at large
+step x off-policy depth, under one-sided clipping. The tiny LM cannot afford a grid, so the series is a transect
+through the dials the book's outcome runs hold fixed, at the total budget of those runs (E1: 100 optimizer
+steps x 16 completions = 1,600 completions per run):
+
+* completions per optimizer step ``B`` (prompts x G, G = 8): with the number of completions fixed, ``max_steps``
+  = 1,600 / B, and the learning rate is scaled so that ``learning_rate x max_steps`` - the total movement AdamW
+  allows, about one learning rate per parameter per step - equals E1's. A larger B gives each step less noise and
+  a larger step: the off-policy depth (8 optimizer steps per rollout) stays, so the importance ratios grow and
+  clipping binds more often, which is where the tabular map's gains lie;
+* the clip rule: symmetric (eps 0.2, the paper's), clip-higher (eps_low 0.2, eps_high 0.28), upper-only (eps_high
+  0.2) and none;
+* the steps per rollout at one size (fewer off-policy steps: clipping binds less);
+* the base's entropy profile: the ``free-choice`` base (free digit order in every column, see
+  :mod:`rlvr_lib.testbed.tasks`) carries more entropy per token than ``default`` at the same task.
+
+Every point gets the reported seeds (the same seeds at every point: common random numbers across rules at one
+setting), and reports exact-accuracy change from step 0 (the primary outcome), held-out entropy change, upper
+and lower clip fractions and the per-step clipping ratio |N_raw| / |C+| along the run. The B = 16 points with
+symmetric clipping and without clipping are E1's random-reward runs (the same configurations, trained once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlvr_lib._checks import check_choice
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments.regime_map import family_half
+from rlvr_lib.stats import interval_sign, mean_ci, seeds_to_decide
+from rlvr_lib.verdicts import Verdict, decide_effect
+
+NAME = "lm_regime_series"  # the notebook, its verdict file and the stem of its tables
+TOTAL_COMPLETIONS = lm.FULL["max_steps"] * lm.FULL["prompts_per_step"] * lm.FULL["num_generations"]  # 1,600
+REFERENCE_STEPS = lm.FULL["max_steps"]  # lr x steps is matched to E1's lr x 100
+RULES = {  # label -> configuration fields (random reward everywhere)
+    "symmetric": {"clip_rule": "symmetric"},
+    "clip-higher": {"clip_rule": "asymmetric", "epsilon": 0.2, "epsilon_high": 0.28},
+    "upper-only": {"clip_rule": "upper_only"},
+    "none": {"clip_rule": "none"},
+}
+RULE_COLORS = {"symmetric": "#1f77b4", "clip-higher": "#17becf", "upper-only": "#9467bd", "none": "#d62728"}
+METRICS = ["eval/exact_acc", "eval/entropy", "eval/sampled_acc"]
+TRAIN = ["clip_ratio/high_mean", "clip_ratio/low_mean", "clip/bias_ratio"]
+
+
+@dataclass(frozen=True)
+class Point:
+    """A setting of the series (the clip rule aside): base, completions per optimizer step, steps per rollout."""
+
+    base: str = "default"
+    size: int = 16  # completions per optimizer step (a multiple of G = 8)
+    steps_per_generation: int = 8
+
+    @property
+    def label(self) -> str:
+        spg = "" if self.steps_per_generation == 8 else f", {self.steps_per_generation} steps/rollout"
+        return f"{self.base}, {self.size}/step{spg}"
+
+
+# The transect. Sizes 16 (E1's) to 160 on the default base under all four rules; the free-choice base at the two
+# ends of the size axis with and without clipping; one point with 2 instead of 8 optimizer steps per rollout.
+TRANSECT = (
+    [(Point("default", s), r) for s in (16, 64, 160) for r in RULES]
+    + [(Point("free-choice", s), r) for s in (16, 160) for r in ("symmetric", "none")]
+    + [(Point("default", 64, 2), r) for r in ("symmetric", "none")]
+)
+SMOKE_TRANSECT = [(Point("default", s), r) for s in (8, 16) for r in ("symmetric", "none")] + [
+    (Point("free-choice", 8), "symmetric")
+]
+
+
+def schedule(point: Point, learning_rate: float, profile: str) -> dict:
+    """The configuration fields a point sets: batch, steps, evaluation points and the matched learning rate."""
+    check_choice("profile", profile, ("full", "smoke"))
+    base = lm.FULL if profile == "full" else lm.SMOKE
+    g = base["num_generations"]
+    if point.size % g:
+        raise ValueError(f"completions per step {point.size} must be a multiple of the group size {g}")
+    if profile == "smoke":
+        return {"prompts_per_step": point.size // g, "steps_per_generation": min(point.steps_per_generation, 2)}
+    steps = TOTAL_COMPLETIONS // point.size
+    if steps * point.size != TOTAL_COMPLETIONS or steps % 5:
+        raise ValueError(f"{TOTAL_COMPLETIONS} completions do not split into 5 evaluation windows of size {point.size}")
+    return {
+        "prompts_per_step": point.size // g,
+        "max_steps": steps,
+        "eval_every": steps // 5,
+        "steps_per_generation": point.steps_per_generation,
+        "learning_rate": learning_rate * REFERENCE_STEPS / steps,
+    }
+
+
+def series_arms(learning_rate: float, profile: str, transect=None) -> tuple[dict, pd.DataFrame]:
+    """{(point label, rule): overrides} for :func:`lm_lab.sweep`, and the table of points (one row per arm)."""
+    transect = transect if transect is not None else (TRANSECT if profile == "full" else SMOKE_TRANSECT)
+    arms, rows = {}, []
+    for point, rule in transect:
+        check_choice("rule", rule, RULES)
+        sched = schedule(point, learning_rate, profile)
+        arms[(point.label, rule)] = {
+            "base": lm.base(point.base, profile),
+            "reward": {"random": 1.0},
+            **RULES[rule],
+            **sched,
+        }
+        rows.append(
+            {
+                "group": point.label,
+                "arm": rule,
+                "base": point.base,
+                "size": point.size,
+                "steps_per_generation": sched["steps_per_generation"],
+                "max_steps": sched.get("max_steps", lm.SMOKE["max_steps"]),
+                "learning_rate": sched.get("learning_rate", learning_rate),
+            }
+        )
+    return arms, pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the table
+
+
+def _per_run(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return lm.per_run_change(df, metric)[["group", "arm", "seed", "change"]]
+
+
+def _paired(ch: pd.DataFrame, group: str, a: str, b: str) -> tuple[float, float, int]:
+    """Mean, 95% half-width and n of (a - b) in per-run change at one point, paired by seed."""
+    x = ch[(ch.group == group) & (ch.arm == a)].set_index("seed").change
+    y = ch[(ch.group == group) & (ch.arm == b)].set_index("seed").change
+    common = x.index.intersection(y.index)
+    return mean_ci((x.loc[common] - y.loc[common]).to_numpy(float))
+
+
+def series_table(df: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """One row per point x rule: exact-accuracy change (`gain`, 95% half-width `gain_ci`, n), entropy change,
+    the gain over no clipping at the same point (paired by seed; NaN where the point has no unclipped arm),
+    mean upper and lower clip fractions over the run's steps, and the median per-step |N_raw| / |C+| (steps with
+    no upper-clipped token give no ratio)."""
+    acc, ent = _per_run(df, lm.PRIMARY), _per_run(df, "eval/entropy")
+    rows = []
+    for _, p in points.iterrows():
+        sel = (df.group == p.group) & (df.arm == p.arm)
+        d = df[sel]
+        a = acc[(acc.group == p.group) & (acc.arm == p.arm)].change.to_numpy(float)
+        e = ent[(ent.group == p.group) & (ent.arm == p.arm)].change.to_numpy(float)
+        g, gh, n = mean_ci(a)
+        h, hh, _ = mean_ci(e)
+        vs = _paired(acc, p.group, p.arm, "none") if p.arm != "none" else (np.nan, np.nan, 0)
+        per_run = d[d.metric.isin(TRAIN)].groupby(["run_id", "metric"]).value
+        clip = per_run.mean().unstack()
+        ratio = d[(d.metric == "clip/bias_ratio") & np.isfinite(d.value)].value
+        rows.append(
+            {
+                **p.to_dict(),
+                "n": int(n),
+                "gain": g,
+                "gain_ci": gh,
+                "entropy_change": h,
+                "entropy_ci": hh,
+                "gain_vs_none": vs[0],
+                "gain_vs_none_ci": vs[1],
+                "clip_high": float(clip.get("clip_ratio/high_mean", pd.Series([0.0])).mean()),
+                "clip_low": float(clip.get("clip_ratio/low_mean", pd.Series([0.0])).mean()),
+                "bias_ratio": float(ratio.median()) if len(ratio) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Adds each point's decision on the gain (own 95% interval) and the family-wise one (widened for the
+    series' points, Bonferroni: :func:`regime_map.family_half`), the seeds a decision would need at the measured
+    effect and spread, and for gaining points the mechanism: "clipping" when the gain over no clipping (paired by
+    seed) is above zero and the unclipped arm does not gain, "unclipped update" for the unclipped arm or where it
+    gains as well, else "undetermined"."""
+    t = t.copy()
+    t["margin"] = margin
+    dec = [decide_effect(g, h, int(n), margin) for g, h, n in zip(t.gain, t.gain_ci, t.n)]
+    t["decision"], t["reason"] = [d.verdict for d in dec], [d.reason for d in dec]
+    t["family"] = max(len(t), 1)
+    t["gain_ci_fw"] = family_half(t.gain_ci, t.n, len(t)) if len(t) else []
+    dec = [decide_effect(g, h, int(n), margin) for g, h, n in zip(t.gain, t.gain_ci_fw, t.n)]
+    t["decision_fw"], t["reason_fw"] = [d.verdict for d in dec], [d.reason for d in dec]
+    t["seeds_to_decide"] = [
+        seeds_to_decide(g, h, int(n), margin) if n > 1 else np.nan for g, h, n in zip(t.gain, t.gain_ci_fw, t.n)
+    ]
+    none_gains = {r.group: r.decision == "supported" for r in t[t.arm == "none"].itertuples()}
+    above = (t.gain_vs_none - t.gain_vs_none_ci) > 0
+    gains = t.decision == "supported"
+    unclipped = (t.arm == "none") | t.group.map(lambda g: bool(none_gains.get(g, False)))
+    t["mechanism"] = np.select([~gains, unclipped, above], ["", "unclipped update", "clipping"], "undetermined")
+    return t
+
+
+# ---------------------------------------------------------------------------------------------------------
+# verdicts
+
+REASONS = {
+    "gain_somewhere": "at least one point's family-wise interval lies above zero and reaches the margin",
+    "undecided_points": "no point gains, and some points' family-wise intervals cover zero and reach past the margin",
+    "within_margin_everywhere": "every point's family-wise interval lies within +-margin",
+    "no_gain_anywhere": "every point's family-wise interval lies below zero or within the margin, some below zero",
+    "no_points": "the series has no point under these rules",
+    "check_failed": "clipping bound at no point of the series, so it tests nothing about clipping",
+}
+STATEMENT = "random-reward GRPO raises the tiny LM's exact accuracy somewhere on the regime series"
+
+
+def _interval(m: float, h: float) -> str:
+    return f"{m:+.3f} [{m - h:+.3f}, {m + h:+.3f}]"
+
+
+def _where(r) -> str:
+    return f"{r.arm} at {r.group} (lr {r.learning_rate:.1e} x {int(r.max_steps)} steps)"
+
+
+def _e0(t: pd.DataFrame, margin: float, clip_floor: float, claim: str, statement: str, rules) -> Verdict:
+    c = t[t.arm.isin(rules)]
+    mk = lambda verdict, reason, stat: Verdict(claim, verdict, stat, "tiny LM", statement=statement,  # noqa: E731
+                                               polarity=1, reason=reason)  # fmt: skip
+    if c.empty:
+        return mk("not testable here", "no_points", f"no point under {list(rules)}")
+    c = classify(c, margin)
+    clipped = c[c.arm != "none"]
+    if len(clipped) and len(clipped) == len(c) and not ((clipped.clip_high + clipped.clip_low) >= clip_floor).any():
+        return mk("not testable here", "check_failed",
+                  f"clip fractions below {clip_floor:g} at all {len(c)} points")  # fmt: skip
+    m, own = len(c), int((c.decision == "supported").sum())
+    over = (
+        f"{m} points, margin {margin:g}, intervals widened for {m} comparisons (Bonferroni); by each point's own "
+        f"95% interval {own} gain, where chance alone would give about {0.025 * m:.1f}"
+    )
+    g = c[c.decision_fw == "supported"].sort_values("gain", ascending=False)
+    if len(g):
+        top = "; ".join(f"{_where(r)}: {_interval(r.gain, r.gain_ci)} ({r.mechanism})" for r in g.itertuples())
+        return mk("supported", "gain_somewhere", f"{len(g)} of {over}. Gains (own 95% intervals): {top}")
+    best = c.loc[c.gain.idxmax()]
+    best_s = f"the best point: {_where(best)}, {_interval(best.gain, best.gain_ci)}"
+    undecided = c.reason_fw.isin(["undecided", "no_interval"])
+    if undecided.any():
+        k = c.loc[undecided, "seeds_to_decide"].dropna()
+        need = (
+            f"the nearest to a decision needs about {int(k.min())} seeds at the family-wise width"
+            if len(k)
+            else "an interval needs at least 2 seeds"
+        )
+        return mk("inconclusive", "undecided_points",
+                  f"none of {over}; {int(undecided.sum())} undecided ({need}); {best_s}")  # fmt: skip
+    if (c.reason_fw == "within_margin").all():
+        return mk("effect excluded", "within_margin_everywhere", f"none of {over}; {best_s}")
+    below = int((c.reason_fw == "opposite_side").sum())
+    return mk("not supported", "no_gain_anywhere", f"none of {over} ({below} lose); {best_s}")
+
+
+def e0_verdicts(t: pd.DataFrame, margin: float, clip_floor: float) -> list[Verdict]:
+    """E0 (tiny LM) over every point and rule, and restricted to symmetric clipping (the paper's rule)."""
+    return [
+        _e0(t, margin, clip_floor, "E0 (tiny LM)", STATEMENT, tuple(RULES)),
+        _e0(
+            t,
+            margin,
+            clip_floor,
+            "E0 (tiny LM, symmetric clipping)",
+            STATEMENT.replace("GRPO", "GRPO with symmetric clipping"),
+            ("symmetric",),
+        ),  # fmt: skip
+    ]
+
+
+def c6_verdicts(t: pd.DataFrame, entropy_margin: float, clip_floor: float) -> list[Verdict]:
+    """C6 (absolute) along the series: does held-out entropy fall under random reward with symmetric clipping, at
+    the point where symmetric clipping binds most (the series' strongest test of the claim)."""
+    s = t[(t.arm == "symmetric") & (t.base == "default")]
+    statement = "random-reward GRPO with clipping lowers held-out entropy (regime series)"
+    if s.empty:
+        return []
+    r = s.loc[s.clip_high.add(s.clip_low).idxmax()]
+    binds = float(r.clip_high + r.clip_low)
+    checks = [] if binds >= clip_floor else [f"clip fraction {binds:.2e} below the floor {clip_floor:g}"]
+    d = decide_effect(r.entropy_change, r.entropy_ci, int(r.n), entropy_margin, expect=-1, failed_checks=checks)
+    stat = (
+        f"at {r.group} (clip fractions upper {r.clip_high:.2e}, lower {r.clip_low:.2e}, the most of the symmetric "
+        f"points): change in held-out entropy {_interval(r.entropy_change, r.entropy_ci)} nats over {int(r.n)} "
+        f"seeds ({d.note})"
+    )
+    return [Verdict("C6 (regime series)", d.verdict, stat, "tiny LM", statement=statement, polarity=1,
+                    reason=d.reason)]  # fmt: skip
+
+
+WAY = {1: "rises", -1: "falls", 0: "changes by an amount whose interval covers zero"}
+
+
+def reading(t: pd.DataFrame, margin: float) -> str:
+    """One paragraph on the series, composed from its table."""
+    c = classify(t, margin)
+    g = c[c.decision_fw == "supported"]
+    lo, hi = c.loc[c.gain.idxmin()], c.loc[c.gain.idxmax()]
+    sizes = sorted(c["size"].unique())
+    s = (
+        f"Over {len(c)} points of the tiny-LM series ({', '.join(map(str, sizes))} completions per optimizer step "
+        f"at matched learning rate x steps; rules {', '.join(dict.fromkeys(c.arm))}), exact accuracy changes by "
+        f"{_interval(lo.gain, lo.gain_ci)} at worst ({_where(lo)}) and {_interval(hi.gain, hi.gain_ci)} at best "
+        f"({_where(hi)}). "
+    )
+    if len(g):
+        s += (
+            f"{len(g)} point(s) gain with the family-wise interval; the mechanism there: "
+            + ", ".join(f"{_where(r)}: {r.mechanism}" for r in g.itertuples())
+            + ". "
+        )
+    else:
+        s += f"No point gains with the family-wise interval (margin {margin:g}). "
+    hc = c.loc[c.clip_high.idxmax()]
+    s += (
+        f"Clipping binds most at {_where(hc)} (upper-clip fraction {hc.clip_high:.1e}, lower {hc.clip_low:.1e}); "
+        f"held-out entropy there {WAY[interval_sign(hc.entropy_change, hc.entropy_ci)]} "
+        f"({_interval(hc.entropy_change, hc.entropy_ci)} nats)."
+    )
+    return s
+
+
+def series_figure(t: pd.DataFrame):
+    """Exact-accuracy change, entropy change and upper-clip fraction against completions per step, per rule: lines
+    for the default base at 8 steps per rollout, open markers for the free-choice base, crosses for 2 steps."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    panels = [
+        ("gain", "gain_ci", "change in exact accuracy"),
+        ("entropy_change", "entropy_ci", "change in entropy (nats)"),
+        ("clip_high", None, "upper-clip fraction"),
+    ]
+    for ax, (y, err, label) in zip(axes, panels):
+        for rule, color in RULE_COLORS.items():
+            r = t[t.arm == rule]
+            main = r[(r.base == "default") & (r.steps_per_generation == r.steps_per_generation.max())]
+            kinds = (
+                (main, dict(marker="o", ls="-", mfc=color)),
+                (r[r.base != "default"], dict(marker="o", ls=":", mfc="white")),
+                (r[(r.base == "default") & ~r.index.isin(main.index)], dict(marker="x", ls="none")),
+            )
+            for i, (d, style) in enumerate(kinds):
+                if d.empty:
+                    continue
+                d = d.sort_values("size")
+                yerr = d[err] if err else None
+                ax.errorbar(d["size"], d[y], yerr=yerr, color=color, ms=5, lw=1, capsize=2,
+                            label=rule if i == 0 else None, **style)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(t["size"].unique()), [str(s) for s in sorted(t["size"].unique())])
+        ax.set_xlabel("completions per optimizer step")
+        ax.set_ylabel(label)
+        if err:
+            ax.axhline(0, color="0.6", lw=0.8)
+    if (t.clip_high > 0).any():
+        axes[2].set_yscale("log")
+    axes[0].legend(fontsize=8, title="clip rule", title_fontsize=8)
+    fig.suptitle("Tiny-LM regime series: random reward, learning rate x steps matched")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the book's pages read the saved table
+
+
+def load(results_dir: str | Path = "../results") -> pd.DataFrame | None:
+    p = Path(results_dir) / f"{NAME}.csv"
+    return pd.read_csv(p) if p.exists() else None
+
+
+def series_reading(results_dir: str | Path = "../results") -> str | None:
+    """The paragraph of :func:`reading` from the saved table (None when the series has not run)."""
+    t = load(results_dir)
+    return None if t is None or t.empty else reading(t, float(t.margin.iloc[0]))
+
+
+def series_figure_from(results_dir: str | Path = "../results"):
+    t = load(results_dir)
+    return None if t is None or t.empty else series_figure(t)
+
+
+def book_table(results_dir: str | Path = "../results") -> pd.DataFrame | None:
+    """Every point of the series in the units a reader wants: setting, n, changes with intervals, clip fractions."""
+    t = load(results_dir)
+    if t is None:
+        return None
+    iv = lambda m, h: f"{m:+.3f} ± {h:.3f}"  # noqa: E731
+    return pd.DataFrame(
+        {
+            "setting": t.group,
+            "rule": t.arm,
+            "lr x steps": [f"{lr:.1e} x {int(s)}" for lr, s in zip(t.learning_rate, t.max_steps)],
+            "n": t.n,
+            "exact-acc change": [iv(m, h) for m, h in zip(t.gain, t.gain_ci)],
+            "decision (family-wise)": t.decision_fw,
+            "entropy change (nats)": [iv(m, h) for m, h in zip(t.entropy_change, t.entropy_ci)],
+            "upper clip": t.clip_high.map(lambda x: f"{x:.1e}"),
+            "lower clip": t.clip_low.map(lambda x: f"{x:.1e}"),
+            "median |N_raw|/|C+|": t.bias_ratio.map(lambda x: f"{x:.0f}" if np.isfinite(x) else "-"),
+        }
+    )

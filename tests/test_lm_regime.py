@@ -1,0 +1,205 @@
+"""The tiny-LM regime series: its schedule (E1's point reproduced, learning rate x steps matched), its table on
+synthetic run records (changes, pairing, clip fractions), and its verdicts and front-page sentence driven to every
+outcome, with inputs that differ by point and rule so a swap fails."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments import lm_regime as lr
+from rlvr_lib.pipeline import book
+from rlvr_lib.rl.config import ExperimentConfig
+
+LR = 2e-5
+
+
+def test_the_16_per_step_points_are_e1s_runs():
+    """Same configuration, so the same run id: the series reuses E1's random-reward runs instead of retraining."""
+    arms, _ = lr.series_arms(LR, "full", [(lr.Point("default", 16), "symmetric"), (lr.Point("default", 16), "none")])
+    shared = lm.common("full", "runs", LR)
+    for rule, e1_arm in (("symmetric", lm.RANDOM_CLIP), ("none", lm.RANDOM_NO_CLIP)):
+        ours = ExperimentConfig.from_dict({**shared, **arms[("default, 16/step", rule)], "seed": 0})
+        e1 = ExperimentConfig.from_dict({**shared, **e1_arm.config("default"), "seed": 0})
+        assert ours.run_id == e1.run_id, rule
+
+
+@pytest.mark.parametrize("size,steps", [(16, 100), (64, 25), (160, 10)])
+def test_schedule_matches_completions_and_learning_rate_times_steps(size, steps):
+    s = lr.schedule(lr.Point("default", size), LR, "full")
+    assert s["max_steps"] == steps and s["prompts_per_step"] * 8 == size
+    assert s["max_steps"] * size == 1600  # E1's completions per run
+    assert s["learning_rate"] * s["max_steps"] == pytest.approx(LR * 100)  # E1's total movement
+    assert s["eval_every"] * 5 == steps and s["steps_per_generation"] == 8
+
+
+def test_schedule_refuses_sizes_that_do_not_split():
+    with pytest.raises(ValueError, match="multiple of the group size"):
+        lr.schedule(lr.Point("default", 20), LR, "full")
+    with pytest.raises(ValueError, match="evaluation windows"):
+        lr.schedule(lr.Point("default", 32 * 8), LR, "full")  # 1600 / 256 is not whole
+
+
+def test_transect_covers_the_rules_sizes_depth_and_entropy_profile():
+    pts = {(p.base, p.size, p.steps_per_generation, r) for p, r in lr.TRANSECT}
+    assert {r for *_, r in pts} == set(lr.RULES)
+    sizes = {s for _, s, _, _ in pts}
+    assert min(sizes) == 16 and max(sizes) >= 128
+    assert any(b == "free-choice" for b, *_ in pts) and any(spg != 8 for _, _, spg, _ in pts)
+
+
+def records(spec: dict) -> pd.DataFrame:
+    """Synthetic run records: spec[(group, arm)] = (acc changes per seed, entropy changes, clip high, clip low)."""
+    rows = []
+    for (group, arm), (dacc, dent, hi, lo) in spec.items():
+        for seed, (a, e) in enumerate(zip(dacc, dent)):
+            rid = f"{group}|{arm}|{seed}"
+            base = dict(run_id=rid, group=group, arm=arm, seed=seed, status="complete")
+            for step, frac in ((0, 0.0), (5, 0.5), (10, 1.0)):
+                rows.append({**base, "step": step, "metric": lm.PRIMARY, "value": 0.5 + frac * a})
+                rows.append({**base, "step": step, "metric": "eval/entropy", "value": 0.1 + frac * e})
+            for step in range(1, 11):
+                rows.append({**base, "step": step, "metric": "clip_ratio/high_mean", "value": hi * (step % 2) * 2})
+                rows.append({**base, "step": step, "metric": "clip_ratio/low_mean", "value": lo})
+                ratio = np.inf if hi == 0 else 10.0 * step
+                rows.append({**base, "step": step, "metric": "clip/bias_ratio", "value": ratio})
+    return pd.DataFrame(rows)
+
+
+def points_of(spec: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "group": g,
+                "arm": a,
+                "base": g.split(",")[0],
+                "size": int(g.split(", ")[1].split("/")[0]),
+                "steps_per_generation": 8,
+                "max_steps": 10,
+                "learning_rate": 1e-4,
+            }  # fmt: skip
+            for g, a in spec
+        ]
+    )
+
+
+def table_of(spec: dict, margin=0.02) -> pd.DataFrame:
+    return lr.classify(lr.series_table(records(spec), points_of(spec)), margin)
+
+
+def test_series_table_against_hand_computed_values():
+    spec = {
+        ("default, 64/step", "symmetric"): ([0.10, 0.12, 0.14], [-0.01, -0.02, -0.03], 0.01, 0.002),
+        ("default, 64/step", "none"): ([0.01, 0.02, 0.06], [0.01, 0.01, 0.01], 0.0, 0.0),
+    }
+    t = table_of(spec).set_index("arm")
+    s = t.loc["symmetric"]
+    assert s.gain == pytest.approx(0.12) and s.n == 3
+    assert s.gain_ci == pytest.approx(4.303 * 0.02 / math.sqrt(3), rel=1e-3)
+    assert s.entropy_change == pytest.approx(-0.02)
+    d = np.array([0.09, 0.10, 0.08])  # symmetric minus none, paired by seed
+    assert s.gain_vs_none == pytest.approx(d.mean())
+    assert s.gain_vs_none_ci == pytest.approx(4.303 * d.std(ddof=1) / math.sqrt(3), rel=1e-3)
+    assert s.clip_high == pytest.approx(0.01) and s.clip_low == pytest.approx(0.002)
+    assert s.bias_ratio == pytest.approx(55.0)  # median of 10, 20, ..., 100
+    assert math.isnan(t.loc["none"].gain_vs_none) and math.isnan(t.loc["none"].bias_ratio)
+
+
+def test_mechanism_clipping_unclipped_and_none():
+    spec = {
+        ("default, 64/step", "upper-only"): ([0.10, 0.12, 0.14], [0, 0, 0], 0.01, 0.0),
+        ("default, 64/step", "none"): ([-0.01, 0.0, 0.01], [0, 0, 0], 0.0, 0.0),
+        ("default, 160/step", "symmetric"): ([0.10, 0.12, 0.14], [0, 0, 0], 0.01, 0.01),
+        ("default, 160/step", "none"): ([0.10, 0.11, 0.12], [0, 0, 0], 0.0, 0.0),
+    }
+    t = table_of(spec).set_index(["group", "arm"]).mechanism
+    assert t[("default, 64/step", "upper-only")] == "clipping"
+    assert t[("default, 64/step", "none")] == ""  # no gain, no mechanism
+    assert t[("default, 160/step", "symmetric")] == "unclipped update"  # the unclipped arm gains as well
+    assert t[("default, 160/step", "none")] == "unclipped update"
+
+
+GAIN = ([0.10, 0.12, 0.14], [-0.01, -0.01, -0.01], 0.01, 0.001)
+LOSS = ([-0.10, -0.12, -0.14], [0.01, 0.01, 0.01], 0.01, 0.001)
+FLAT = ([0.001, -0.001, 0.0], [0.0, 0.0, 0.0], 0.01, 0.001)
+NOISY = ([0.3, -0.3, 0.1], [0.0, 0.0, 0.0], 0.01, 0.001)
+NOCLIP = ([0.001, -0.001, 0.0], [0.0, 0.0, 0.0], 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "sym,upper,verdict,reason",
+    [
+        (LOSS, GAIN, "supported", "gain_somewhere"),
+        (LOSS, NOISY, "inconclusive", "undecided_points"),
+        (FLAT, FLAT, "effect excluded", "within_margin_everywhere"),
+        (LOSS, FLAT, "not supported", "no_gain_anywhere"),
+    ],
+)
+def test_e0_reaches_every_outcome_and_reads_the_right_rule(sym, upper, verdict, reason):
+    spec = {("default, 64/step", "symmetric"): sym, ("default, 64/step", "upper-only"): upper}
+    e0, e0_sym = lr.e0_verdicts(table_of(spec), 0.02, 0.001)
+    assert (e0.claim, e0.verdict, e0.reason, e0.level, e0.polarity) == ("E0 (tiny LM)", verdict, reason, "tiny LM", 1)
+    # the symmetric-only row sees only the symmetric point, which loses in every case but one
+    expected = ("effect excluded", "within_margin_everywhere") if sym is FLAT else ("not supported", "no_gain_anywhere")
+    assert (e0_sym.verdict, e0_sym.reason) == expected
+    if verdict == "supported":
+        assert "upper-only at default, 64/step" in e0.statistic and "symmetric at" not in e0.statistic.split("Gains")[1]
+
+
+def test_e0_family_wise_width_can_undo_a_gain_by_its_own_interval():
+    weak = ([0.03, 0.05, 0.07], [0, 0, 0], 0.01, 0.001)  # own interval [0.0003, 0.0997]: a gain alone
+    spec = {("default, 64/step", r): weak for r in ("symmetric", "clip-higher", "upper-only")}
+    t = table_of(spec)
+    assert (t.decision == "supported").all() and not (t.decision_fw == "supported").any()
+    e0 = lr.e0_verdicts(t, 0.02, 0.001)[0]
+    assert e0.verdict == "inconclusive" and "own 95% interval 3 gain" in e0.statistic
+
+
+def test_e0_not_testable_without_points_or_without_clipping():
+    e0, sym = lr.e0_verdicts(table_of({("default, 64/step", "symmetric"): NOCLIP}), 0.02, 0.001)
+    assert (sym.verdict, sym.reason) == ("not testable here", "check_failed")
+    assert (e0.verdict, e0.reason) == ("not testable here", "check_failed")
+    e0, sym = lr.e0_verdicts(table_of({("default, 64/step", "none"): FLAT}), 0.02, 0.001)
+    assert e0.verdict == "effect excluded"  # no clipped rule: nothing to check
+    assert (sym.verdict, sym.reason) == ("not testable here", "no_points")
+
+
+def test_seeds_to_decide_is_reported_for_undecided_points():
+    t = table_of({("default, 64/step", "symmetric"): NOISY})
+    assert t.seeds_to_decide.iloc[0] > 3
+    e0 = lr.e0_verdicts(t, 0.02, 0.001)[0]
+    assert f"about {int(t.seeds_to_decide.iloc[0])} seeds" in e0.statistic
+
+
+def test_c6_series_uses_the_symmetric_point_that_clips_most():
+    spec = {
+        ("default, 16/step", "symmetric"): ([0, 0, 0], [0.02, 0.03, 0.025], 0.001, 0.001),  # entropy rises
+        ("default, 160/step", "symmetric"): ([0, 0, 0], [-0.02, -0.03, -0.025], 0.05, 0.01),  # falls, clips most
+        ("default, 160/step", "upper-only"): ([0, 0, 0], [0.05, 0.05, 0.06], 0.2, 0.0),  # other rule: ignored
+    }
+    (v,) = lr.c6_verdicts(table_of(spec), 0.004, 0.001)
+    assert (v.claim, v.verdict, v.polarity) == ("C6 (regime series)", "supported", 1) and "160/step" in v.statistic
+    spec[("default, 160/step", "symmetric")] = ([0, 0, 0], [0.02, 0.03, 0.025], 0.05, 0.01)
+    assert lr.c6_verdicts(table_of(spec), 0.004, 0.001)[0].verdict == "not supported"
+    low = {("default, 16/step", "symmetric"): ([0, 0, 0], [-0.02, -0.03, -0.025], 1e-4, 1e-4)}
+    assert lr.c6_verdicts(table_of(low), 0.004, 0.001)[0].verdict == "not testable here"
+    assert lr.c6_verdicts(table_of({("default, 16/step", "none"): FLAT}), 0.004, 0.001) == []
+
+
+def test_reading_is_composed_from_the_table():
+    spec = {("default, 64/step", "symmetric"): LOSS, ("default, 160/step", "upper-only"): GAIN[:2] + (0.05, 0.0)}
+    text = lr.reading(table_of(spec), 0.02)
+    assert "-0.120 [" in text and "(symmetric at default, 64/step" in text
+    assert "+0.120 [" in text and "upper-only at default, 160/step: clipping" not in text  # no unclipped arm
+    assert "1 point(s) gain" in text and "falls" in text
+    text = lr.reading(table_of({("default, 64/step", "symmetric"): LOSS}), 0.02)
+    assert "No point gains" in text and "rises" in text
+
+
+@pytest.mark.parametrize("reason", list(lr.REASONS))
+def test_front_page_series_sentence_for_every_reason(reason):
+    v = pd.DataFrame([{"claim": "E0 (tiny LM)", "level": "tiny LM", "verdict": "x", "reason": reason, "statistic": ""}])
+    assert book.SERIES_WORDS[reason] in book.series_sentence(v)
+    assert book.series_sentence(v.iloc[0:0]) == ""
