@@ -29,7 +29,11 @@ Shared pure pieces (top level)
   ``misalignment`` the reward-misalignment model in closed form.
 ``experiments/``  what the notebooks call
   ``theory_lab``  the theory-lab experiments: tables and verdicts;
-  ``lm_lab``      the tiny-LM experiments: arms, sweeps, tables and verdicts;
+  ``lm_lab``      the tiny-LM experiments' one namespace, gathering the four below;
+  ``lm_arms``     the tiny-LM schedules, named arms, bases by profile and the sweep;
+  ``lm_tables``   tidy summaries of run records: seed bands, changes, paired differences, windows;
+  ``lm_design``   the learning-rate choice, the margins and the pilot that sizes each comparison;
+  ``lm_verdicts`` E1-E7's verdicts and manipulation checks;
   ``regime_map``  the tabular regime map: where random-reward GRPO raises accuracy, and by which mechanism;
   ``lm_regime``   the tiny-LM regime series: batch size, step size, clip rule and entropy profile on a transect;
   ``probes``      mechanism probes on the tiny LM: antithetic and counterfactual single steps, verdicts;
