@@ -70,6 +70,10 @@ from rlvr_lib.experiments.lm_lab import margins_table
 margins_table(acc_margin=acc_margin, entropy_margin=entropy_margin, clip_floor=clip_floor)
 
 # %%
+from pathlib import Path
+
+import pandas as pd
+
 from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.experiments import lm_regime as lr
 from rlvr_lib.verdicts import save_table, save_verdicts
@@ -78,9 +82,12 @@ arms, points = lr.series_arms(learning_rate, profile)
 shared = lm.common(profile, runs_dir, learning_rate)
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared, executor=executor)
 table = lr.classify(lr.series_table(df, points), acc_margin)
+# each point on the mechanism probes' curves (results/probe_curves.csv, when the probes have run) at its clip rate
+probe_curves = Path(results_dir) / "probe_curves.csv"
+table = lr.attach_probe_curve(table, pd.read_csv(probe_curves) if probe_curves.exists() else None)
 save_table(table, results_dir, lr.NAME)
 cols = ["group", "arm", "learning_rate", "max_steps", "n", "gain", "gain_ci", "decision_fw", "entropy_change",
-        "entropy_ci", "clip_high", "clip_low", "bias_ratio", "seeds_to_decide", "mechanism"]  # fmt: skip
+        "entropy_ci", "clip_high", "clip_low", "bias_ratio", "probe_d_upper", "seeds_to_decide", "mechanism"]  # fmt: skip
 table[cols]
 
 # %% mystnb={"figure": {"caption": "The regime series: change in exact accuracy (left) and in held-out entropy (middle) from step 0 after random-reward GRPO, and the mean upper-clip fraction over the run (right, log scale), per point (x: completions per optimizer step, learning rate x steps matched) and clip rule (colour); solid lines: the default base at 8 steps per rollout; open markers: the free-choice base; crosses: 2 steps per rollout. Error bars: 95% intervals over seeds.", "name": "fig-lm-regime"}}

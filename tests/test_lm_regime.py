@@ -203,3 +203,22 @@ def test_front_page_series_sentence_for_every_reason(reason):
     v = pd.DataFrame([{"claim": "E0 (tiny LM)", "level": "tiny LM", "verdict": "x", "reason": reason, "statistic": ""}])
     assert book.SERIES_WORDS[reason] in book.series_sentence(v)
     assert book.series_sentence(v.iloc[0:0]) == ""
+
+
+def test_probe_curve_is_read_at_the_nearest_clip_rate_within_tolerance():
+    t = table_of({("default, 64/step", "symmetric"): GAIN, ("default, 160/step", "symmetric"): GAIN[:2] + (0.3, 0.0)})
+    curves = pd.DataFrame(
+        {
+            "level": ["tiny LM", "tiny LM", "tabular"],
+            "lr": [1e-5, 3e-4, 1.0],
+            "upper_rate": [0.004, 0.012, 0.01],  # the tabular row, at exactly 0.01, must be ignored
+            "ratio": [30.0, 5.0, 99.0],
+            "d_upper": [-1e-4, -5e-4, 9.0],
+            "d_upper_ci": [1e-5, 2e-5, 1.0],
+        }
+    )
+    got = lr.attach_probe_curve(t, curves).set_index("group")
+    near = got.loc["default, 64/step"]  # clip rate 0.01: 0.012 is within the factor 1.5, 0.004 is not
+    assert (near.probe_lr, near.probe_ratio, near.probe_d_upper) == (3e-4, 5.0, -5e-4)
+    assert math.isnan(got.loc["default, 160/step"].probe_lr)  # 0.3 is 15x the nearest probe rate
+    assert lr.attach_probe_curve(t, None).probe_lr.isna().all()

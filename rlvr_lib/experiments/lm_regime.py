@@ -201,6 +201,33 @@ def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
     return t
 
 
+def attach_probe_curve(t: pd.DataFrame, curves: pd.DataFrame | None) -> pd.DataFrame:
+    """Places each point on the mechanism probes' curves (``probe_curves.csv``, tiny-LM rows): the probe step size
+    whose upper-clip rate lies nearest the point's mean upper-clip fraction, within the probes' tolerance (a factor
+    ``probes.RATE_TOLERANCE``), and there the per-step law-of-clipping ratio E|N_raw| / E|C+| (`probe_ratio`) and
+    upper-only clipping's per-step entropy effect with its 95% half-width (`probe_d_upper`, `probe_d_upper_ci`),
+    measured by counterfactual steps from one state. NaN where no probe step size clips at a comparable rate. A
+    reading of the probes at a matching clip rate, not a measurement on the series' own states."""
+    from rlvr_lib.experiments.probes import RATE_TOLERANCE
+
+    t = t.copy()
+    cols = ("probe_lr", "probe_rate", "probe_ratio", "probe_d_upper", "probe_d_upper_ci")
+    for c in cols:
+        t[c] = np.nan
+    if curves is None or curves.empty:
+        return t
+    c = curves[(curves.level == "tiny LM") & (curves.upper_rate > 0)]
+    for i, rate in t.clip_high.items():
+        if not rate > 0 or c.empty:
+            continue
+        dist = np.abs(np.log(c.upper_rate / rate))
+        j = dist.idxmin()
+        if dist[j] <= np.log(RATE_TOLERANCE):
+            r = c.loc[j]
+            t.loc[i, list(cols)] = [r.lr, r.upper_rate, r.ratio, r.d_upper, r.d_upper_ci]
+    return t
+
+
 # ---------------------------------------------------------------------------------------------------------
 # verdicts
 
@@ -407,5 +434,9 @@ def book_table(results_dir: str | Path = "../results") -> pd.DataFrame | None:
             "upper clip": t.clip_high.map(lambda x: f"{x:.1e}"),
             "lower clip": t.clip_low.map(lambda x: f"{x:.1e}"),
             "median |N_raw|/|C+|": t.bias_ratio.map(lambda x: f"{x:.0f}" if np.isfinite(x) else "-"),
+            "probe at this clip rate: upper-only dH/step": [
+                "-" if not np.isfinite(m) else f"{m:+.1e} ± {h:.1e}"
+                for m, h in zip(t.probe_d_upper, t.probe_d_upper_ci)
+            ],
         }
     )
