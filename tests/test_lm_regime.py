@@ -222,3 +222,21 @@ def test_probe_curve_is_read_at_the_nearest_clip_rate_within_tolerance():
     assert (near.probe_lr, near.probe_ratio, near.probe_d_upper) == (3e-4, 5.0, -5e-4)
     assert math.isnan(got.loc["default, 160/step"].probe_lr)  # 0.3 is 15x the nearest probe rate
     assert lr.attach_probe_curve(t, None).probe_lr.isna().all()
+
+
+def test_reported_regime_is_placed_inside_or_outside_the_series_reach():
+    inside = {
+        ("default, 16/step", "symmetric"): GAIN[:2] + (5e-4, 0.0),
+        ("default, 160/step", "symmetric"): GAIN[:2] + (4e-3, 0.0),
+    }
+    t = lr.series_table(records(inside), points_of(inside))
+    t["tokens_per_step"] = [400.0, 4000.0]
+    text = lr.reported_sentence(t)
+    assert "lies inside the range" in text and "5.0e-04 to 4.0e-03" in text
+    assert "nearest point by clip rate is symmetric at default, 16/step" in text and "a factor 2.0" in text
+    assert "400 to 4000 completion tokens" in text and "up to 393,216" in text and "at most 98 times" in text
+    outside = {("default, 16/step", "symmetric"): GAIN[:2] + (0.02, 0.0)}
+    text = lr.reported_sentence(lr.series_table(records(outside), points_of(outside)))
+    assert "lies outside the range" in text and "a factor 20.0" in text
+    none = {("default, 16/step", "none"): NOCLIP}
+    assert "cannot be placed" in lr.reported_sentence(lr.series_table(records(none), points_of(none)))

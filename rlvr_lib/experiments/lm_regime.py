@@ -32,6 +32,7 @@ import pandas as pd
 
 from rlvr_lib._checks import check_choice
 from rlvr_lib.experiments import lm_lab as lm
+from rlvr_lib.experiments.regime_map import REPORTED as REPORTED_MAP
 from rlvr_lib.experiments.regime_map import family_half
 from rlvr_lib.stats import interval_sign, mean_ci, seeds_to_decide
 from rlvr_lib.verdicts import Verdict, decide_effect
@@ -47,7 +48,11 @@ RULES = {  # label -> configuration fields (random reward everywhere)
 }
 RULE_COLORS = {"symmetric": "#1f77b4", "clip-higher": "#17becf", "upper-only": "#9467bd", "none": "#d62728"}
 METRICS = ["eval/exact_acc", "eval/entropy", "eval/sampled_acc"]
-TRAIN = ["clip_ratio/high_mean", "clip_ratio/low_mean", "clip/bias_ratio"]
+TRAIN = ["clip_ratio/high_mean", "clip_ratio/low_mean", "clip/bias_ratio", "completions/mean_length"]
+# the reported regime, as reported (not reproduced): Chen et al.'s upper-clip rate, and the completions and their
+# longest length per optimizer step of Shao et al.'s reference run (64 prompts x 16, 8 optimizer steps per rollout)
+REPORTED = {"clip_high": REPORTED_MAP["clip_high"], "G": REPORTED_MAP["G"], "steps_per_generation": REPORTED_MAP["mu"],
+            "completions_per_step": 128, "max_tokens": 3072}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,7 @@ def series_table(df: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
                 "clip_high": float(clip.get("clip_ratio/high_mean", pd.Series([0.0])).mean()),
                 "clip_low": float(clip.get("clip_ratio/low_mean", pd.Series([0.0])).mean()),
                 "bias_ratio": float(ratio.median()) if len(ratio) else np.nan,
+                "tokens_per_step": float(p["size"] * clip.get("completions/mean_length", pd.Series([np.nan])).mean()),
             }
         )
     return pd.DataFrame(rows)
@@ -323,6 +329,33 @@ def c6_verdicts(t: pd.DataFrame, entropy_margin: float, clip_floor: float) -> li
                     reason=d.reason)]  # fmt: skip
 
 
+def reported_sentence(t: pd.DataFrame) -> str:
+    """Where the reported regime lies from the series' reach: its upper-clip rate against the range the series'
+    clipped points reached, and its tokens per optimizer step against the series' (both reported, not reproduced)."""
+    r = REPORTED
+    c = t[(t.arm != "none") & (t.clip_high > 0)]
+    if c.empty:
+        return "No point of the series clipped a token, so the reported clip rate cannot be placed on it."
+    lo, hi = c.clip_high.min(), c.clip_high.max()
+    near = c.loc[np.abs(np.log(c.clip_high / r["clip_high"])).idxmin()]
+    inside = "inside" if lo <= r["clip_high"] <= hi else "outside"
+    factor = max(near.clip_high / r["clip_high"], r["clip_high"] / near.clip_high)
+    s = (
+        f"The paper's reported upper-clip rate (about {r['clip_high']:g}, reported) lies {inside} the range the "
+        f"series' clipped points reached ({lo:.1e} to {hi:.1e}); the nearest point by clip rate is {_where(near)} at "
+        f"{near.clip_high:.1e}, a factor {factor:.1f} from it."
+    )
+    tok = t.tokens_per_step.dropna()
+    if len(tok):
+        ref = r["completions_per_step"] * r["max_tokens"]
+        s += (
+            f" Per optimizer step the series sees {tok.min():.0f} to {tok.max():.0f} completion tokens; Shao et al.'s "
+            f"reference run sees {r['completions_per_step']} completions of up to {r['max_tokens']:,} tokens (up to "
+            f"{ref:,}, reported), at most {ref / tok.max():.0f} times the series' largest."
+        )
+    return s
+
+
 WAY = {1: "rises", -1: "falls", 0: "changes by an amount whose interval covers zero"}
 
 
@@ -350,9 +383,9 @@ def reading(t: pd.DataFrame, margin: float) -> str:
     s += (
         f"Clipping binds most at {_where(hc)} (upper-clip fraction {hc.clip_high:.1e}, lower {hc.clip_low:.1e}); "
         f"held-out entropy there {WAY[interval_sign(hc.entropy_change, hc.entropy_ci)]} "
-        f"({_interval(hc.entropy_change, hc.entropy_ci)} nats)."
+        f"({_interval(hc.entropy_change, hc.entropy_ci)} nats). "
     )
-    return s
+    return s + reported_sentence(t)
 
 
 def series_figure(t: pd.DataFrame):
@@ -390,6 +423,9 @@ def series_figure(t: pd.DataFrame):
             ax.axhline(0, color="0.6", lw=0.8)
     if (t.clip_high > 0).any():
         axes[2].set_yscale("log")
+    axes[2].axhline(REPORTED["clip_high"], color="0.3", ls=":", lw=1)
+    axes[2].annotate("reported (Chen et al.)", (0.02, REPORTED["clip_high"]), xycoords=("axes fraction", "data"),
+                     fontsize=7, va="bottom", color="0.3")  # fmt: skip
     axes[0].legend(fontsize=8, title="clip rule", title_fontsize=8)
     fig.suptitle("Tiny-LM regime series: random reward, learning rate x steps matched")
     fig.tight_layout()
