@@ -134,7 +134,7 @@ def pilot_table(df: pd.DataFrame, margins: dict, max_seeds: int) -> pd.DataFrame
     * ``seeds for half-width <= margin``: the interval no wider than the margin (what "effect excluded" needs
       when the effect is near zero);
     * ``seeds to decide``: the interval narrow enough to reach a verdict at the pilot's effect size - half-width
-      at most |m| (the interval clears zero) or at most margin - |m| (it fits inside the margin), whichever is
+      at most abs(m) (the interval clears zero) or at most margin - abs(m) (it fits inside the margin), whichever is
       larger.
 
     A comparison gets ``seeds to decide`` seeds, at least len(REPORTED_SEEDS), at most `max_seeds` (the budget).

@@ -18,8 +18,8 @@ steps x 16 completions = 1,600 completions per run):
 
 Every point gets the reported seeds (the same seeds at every point: common random numbers across rules at one
 setting), and reports exact-accuracy change from step 0 (the primary outcome), held-out entropy change, upper
-and lower clip fractions and the per-step clipping ratio |N_raw| / |C+| along the run. The B = 16 points with
-symmetric clipping and without clipping are E1's random-reward runs (the same configurations, trained once).
+and lower clip fractions and the per-step clipping ratio ``abs(N_raw) / abs(C+)`` along the run. The B = 16 points
+with symmetric clipping and without clipping are E1's random-reward runs (the same configurations, trained once).
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ def _paired(ch: pd.DataFrame, group: str, a: str, b: str) -> tuple[float, float,
 def series_table(df: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     """One row per point x rule: exact-accuracy change (`gain`, 95% half-width `gain_ci`, n), entropy change,
     the gain over no clipping at the same point (paired by seed; NaN where the point has no unclipped arm),
-    mean upper and lower clip fractions over the run's steps, and the median per-step |N_raw| / |C+| (steps with
-    no upper-clipped token give no ratio)."""
+    mean upper and lower clip fractions over the run's steps, the median per-step ``abs(N_raw) / abs(C+)``
+    (steps with no upper-clipped token give no ratio) and the completion tokens per optimizer step."""
     acc, ent = _per_run(df, lm.PRIMARY), _per_run(df, "eval/entropy")
     rows = []
     for _, p in points.iterrows():
@@ -210,10 +210,10 @@ def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
 def attach_probe_curve(t: pd.DataFrame, curves: pd.DataFrame | None) -> pd.DataFrame:
     """Places each point on the mechanism probes' curves (``probe_curves.csv``, tiny-LM rows): the probe step size
     whose upper-clip rate lies nearest the point's mean upper-clip fraction, within the probes' tolerance (a factor
-    ``probes.RATE_TOLERANCE``), and there the per-step law-of-clipping ratio E|N_raw| / E|C+| (`probe_ratio`) and
-    upper-only clipping's per-step entropy effect with its 95% half-width (`probe_d_upper`, `probe_d_upper_ci`),
-    measured by counterfactual steps from one state. NaN where no probe step size clips at a comparable rate. A
-    reading of the probes at a matching clip rate, not a measurement on the series' own states."""
+    ``probes.RATE_TOLERANCE``), and there the per-step law-of-clipping ratio ``E abs(N_raw) / E abs(C+)``
+    (`probe_ratio`) and upper-only clipping's per-step entropy effect with its 95% half-width (`probe_d_upper`,
+    `probe_d_upper_ci`), measured by counterfactual steps from one state. NaN where no probe step size clips at a
+    comparable rate. A reading of the probes at a matching clip rate, not a measurement on the series' own states."""
     from rlvr_lib.experiments.probes import RATE_TOLERANCE
 
     t = t.copy()
