@@ -240,3 +240,8 @@ def test_reported_regime_is_placed_inside_or_outside_the_series_reach():
     assert "lies outside the range" in text and "a factor 20.0" in text
     none = {("default, 16/step", "none"): NOCLIP}
     assert "cannot be placed" in lr.reported_sentence(lr.series_table(records(none), points_of(none)))
+
+
+def test_reading_says_when_clipping_never_bound():
+    text = lr.reading(table_of({("default, 64/step", "symmetric"): NOCLIP}), 0.02)
+    assert "Clipping bound at no point" in text and "binds most" not in text

@@ -380,6 +380,8 @@ def reading(t: pd.DataFrame, margin: float) -> str:
     else:
         s += f"No point gains with the family-wise interval (margin {margin:g}). "
     hc = c.loc[c.clip_high.idxmax()]
+    if not (hc.clip_high > 0):
+        return s + "Clipping bound at no point of the series. " + reported_sentence(t)
     s += (
         f"Clipping binds most at {_where(hc)} (upper-clip fraction {hc.clip_high:.1e}, lower {hc.clip_low:.1e}); "
         f"held-out entropy there {WAY[interval_sign(hc.entropy_change, hc.entropy_ci)]} "
