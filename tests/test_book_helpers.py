@@ -286,3 +286,32 @@ def test_answers_add_the_regime_map_from_its_reasons(tmp_path, reason, sym_reaso
     assert "lowers exact accuracy on the tiny language model" in first
     assert f"on the tabular regime map, random-reward GRPO {says}" in first
     assert book.MAP_WORDS[sym_reason] in first
+
+
+@pytest.mark.parametrize("series_reason", ["gain_somewhere", "no_gain_anywhere"])
+def test_answers_add_the_regime_series_and_qualify_the_no_gain_sentence(tmp_path, series_reason):
+    save_verdicts(
+        [
+            Verdict("E0", "not supported", "s", "tiny LM", reason="opposite_side"),
+            Verdict(
+                "E0 (tiny LM)",
+                {"gain_somewhere": "supported"}.get(series_reason, "not supported"),
+                "s",
+                "tiny LM",
+                reason=series_reason,
+            ),  # fmt: skip
+            Verdict("E0 (tiny LM, symmetric clipping)", "not supported", "s", "tiny LM", reason="no_gain_anywhere"),
+        ],
+        tmp_path,
+        "nb",
+    )
+    first = book.answers(tmp_path).split("Claim by claim")[0]
+    assert (
+        f"on the tiny-LM regime series (batch size, step size, clip rule and entropy profile varied), "
+        f"random-reward GRPO {book.SERIES_WORDS[series_reason]}" in first
+    )
+    assert "with symmetric clipping alone it raises exact accuracy at none of its points" in first
+    # a gain on the series and none at E7's point: the no-gain sentence is about the outcome experiments' setting
+    qualified = "at the outcome experiments' setting the paper's mechanisms are asked to explain a gain" in first
+    assert qualified == (series_reason == "gain_somewhere")
+    assert ("so on the tiny language model the paper's mechanisms" in first) == (series_reason != "gain_somewhere")
