@@ -245,3 +245,36 @@ def test_reported_regime_is_placed_inside_or_outside_the_series_reach():
 def test_reading_says_when_clipping_never_bound():
     text = lr.reading(table_of({("default, 64/step", "symmetric"): NOCLIP}), 0.02)
     assert "Clipping bound at no point" in text and "binds most" not in text
+
+
+def test_seeds_to_decide_fw_at_one_comparison_is_the_pilots_rule_and_grows_with_the_family():
+    from rlvr_lib.stats import seeds_to_decide
+
+    for mean, half in ((-0.15, 0.12), (0.05, 0.2), (0.005, 0.03)):
+        assert lr.seeds_to_decide_fw(mean, half, 3, 0.02, 1) == seeds_to_decide(mean, half, 3, 0.02)
+        k1, k18 = lr.seeds_to_decide_fw(mean, half, 3, 0.02, 1), lr.seeds_to_decide_fw(mean, half, 3, 0.02, 18)
+        assert k18 > k1
+
+
+def test_seeds_to_decide_fw_is_the_first_k_whose_family_wise_width_fits():
+    """Independently: sd from the half-width by hand (t975(2) = 4.303), the family-wise quantile from the t
+    quantile at 1 - 0.025 / m."""
+    from rlvr_lib.experiments.regime_map import t_quantile
+
+    mean, half, m = -0.15, 0.116, 18
+    sd = half * math.sqrt(3) / 4.303
+    width = lambda k: t_quantile(1 - 0.025 / m, k - 1) * sd / math.sqrt(k)  # noqa: E731
+    k = lr.seeds_to_decide_fw(mean, half, 3, 0.02, m)
+    assert width(k) <= 0.15 < width(k - 1)
+    assert lr.seeds_to_decide_fw(float("nan"), half, 3, 0.02, m) == 1000
+    assert lr.seeds_to_decide_fw(mean, half, 1, 0.02, m) == 1000
+
+
+def test_reading_counts_points_by_their_own_interval():
+    spec = {
+        ("default, 64/step", "symmetric"): LOSS,
+        ("default, 64/step", "none"): LOSS,
+        ("default, 160/step", "symmetric"): FLAT,
+    }
+    text = lr.reading(table_of(spec), 0.02)
+    assert "By its own 95% interval, 2 of the 3 points lose exact accuracy and 0 gain." in text

@@ -34,7 +34,7 @@ from rlvr_lib._checks import check_choice
 from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.experiments.regime_map import REPORTED as REPORTED_MAP
 from rlvr_lib.experiments.regime_map import family_half
-from rlvr_lib.stats import interval_sign, mean_ci, seeds_to_decide
+from rlvr_lib.stats import interval_sign, mean_ci, t975
 from rlvr_lib.verdicts import Verdict, decide_effect
 
 NAME = "lm_regime_series"  # the notebook, its verdict file and the stem of its tables
@@ -182,6 +182,23 @@ def series_table(df: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def seeds_to_decide_fw(mean: float, half: float, n: int, margin: float, m: int, cap: int = 1000) -> int:
+    """Fewest seeds whose family-wise interval (:func:`regime_map.family_half`, m comparisons) would reach a
+    verdict at the measured effect and spread: the spread is read back from the point's own 95% half-width `half`
+    over `n` seeds (``sd = half sqrt(n) / t975(n - 1)``), and the family-wise half-width at k seeds must be at
+    most abs(mean) (the interval clears zero) or margin - abs(mean) (it fits inside the margin), whichever is
+    larger - ``stats.seeds_to_decide``'s rule at the wider quantile. A planning number: it takes the measured mean
+    as the true one. `cap` when no k up to it would do."""
+    if not (np.isfinite(mean) and np.isfinite(half) and n > 1):
+        return cap
+    sd = half * np.sqrt(n) / t975(n - 1)
+    target = max(abs(mean), margin - abs(mean))
+    for k in range(2, cap + 1):
+        if float(family_half(t975(k - 1) * sd / np.sqrt(k), k, m)) <= target:
+            return k
+    return cap
+
+
 def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
     """Adds each point's decision on the gain (own 95% interval) and the family-wise one (widened for the
     series' points, Bonferroni: :func:`regime_map.family_half`), the seeds a decision would need at the measured
@@ -197,7 +214,7 @@ def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
     dec = [decide_effect(g, h, int(n), margin) for g, h, n in zip(t.gain, t.gain_ci_fw, t.n)]
     t["decision_fw"], t["reason_fw"] = [d.verdict for d in dec], [d.reason for d in dec]
     t["seeds_to_decide"] = [
-        seeds_to_decide(g, h, int(n), margin) if n > 1 else np.nan for g, h, n in zip(t.gain, t.gain_ci_fw, t.n)
+        seeds_to_decide_fw(g, h, int(n), margin, len(t)) if n > 1 else np.nan for g, h, n in zip(t.gain, t.gain_ci, t.n)
     ]
     none_gains = {r.group: r.decision == "supported" for r in t[t.arm == "none"].itertuples()}
     above = (t.gain_vs_none - t.gain_vs_none_ci) > 0
@@ -371,6 +388,8 @@ def reading(t: pd.DataFrame, margin: float) -> str:
         f"{_interval(lo.gain, lo.gain_ci)} at worst ({_where(lo)}) and {_interval(hi.gain, hi.gain_ci)} at best "
         f"({_where(hi)}). "
     )
+    lose, gain_own = int((c.reason == "opposite_side").sum()), int((c.decision == "supported").sum())
+    s += f"By its own 95% interval, {lose} of the {len(c)} points lose exact accuracy and {gain_own} gain. "
     if len(g):
         s += (
             f"{len(g)} point(s) gain with the family-wise interval; the mechanism there: "
