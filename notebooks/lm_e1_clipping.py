@@ -13,8 +13,8 @@
 #
 # The paper's Figures 1-2 on the tiny testbed: GRPO with a random Bernoulli(1/2) reward, with symmetric
 # clipping ($\epsilon = 0.2$) and without clipping, and ground-truth GRPO as the reference. Updates are
-# off-policy (8 optimizer steps per rollout batch, as in Shao et al.'s reference run), so clipping can act; the clip fractions below show that
-# it does. Base: `default` (prefers the reliable style; greedy accuracy high, sampled accuracy lower).
+# off-policy (8 optimizer steps per rollout batch, as in Shao et al.'s reference run), so clipping can act; the clip fractions below show how
+# often it does (the verdicts' manipulation check). Base: `default` (prefers the reliable style; greedy accuracy high, sampled accuracy lower).
 #
 # * **C4** random-reward training without clipping still improves accuracy;
 # * **C6** with clipping, random-reward training lowers entropy - decided twice: *relative* (the change in

@@ -13,25 +13,27 @@
 #
 # The book's outcome runs hold one point of a large space fixed: 16 completions per optimizer step, the chosen
 # learning rate, 8 optimizer steps per rollout, symmetric $\epsilon = 0.2$, a base with little entropy per token.
-# The tabular map finds gains from a random reward only at large step x off-policy depth and under one-sided
-# clipping. This page runs random-reward GRPO on a transect through those dials, at the budget of one E1 run
-# (1,600 completions):
+# The tabular map (its computed reading is on the front page) varies step size x off-policy depth, the clip rule,
+# the policy's shape and the group size. This page runs random-reward GRPO on a transect through the dials the
+# tiny LM can move, at the budget of one E1 run (1,600 completions trained on; TRL generates whole rollouts of
+# 8 x B completions, so a run generates up to one rollout more):
 #
 # * **completions per optimizer step** 16, 64 and 160, with `max_steps` = 1600 / B and the learning rate scaled so
 #   that learning rate x steps matches E1's (AdamW moves each parameter by about one learning rate per step, so
 #   this holds the total movement fixed while each step gets less noise and a larger size; at 8 steps per rollout
-#   the importance ratios then drift further and clipping binds more often, the direction in which the tabular
-#   map's gains lie);
+#   the importance ratios can then drift further - the direction of the tabular map's step x depth axis - and the
+#   clip fractions below show how often clipping binds at each point);
 # * **the clip rule**: symmetric (the paper's), clip-higher ($\epsilon_{high} = 0.28$), upper-only and none;
 # * **steps per rollout**: 2 instead of 8 at 64 completions per step (less off-policy depth);
 # * **the entropy profile**: the `free-choice` base, whose solutions write each column's digits in a free order
 #   (a choice that never changes correctness, see the testbed page), against `default`.
 #
-# Every point gets the same reported seeds (common random numbers across the rules at one setting); the B = 16
-# points with symmetric clipping and without are E1's runs. Outcome: the change in exact accuracy from step 0
+# Every point gets the same reported seeds (common random numbers across the rules at one setting); on the default
+# base the B = 16 points with symmetric clipping and without are E1's runs (seeds 0-2 of E1's) and the clip-higher
+# one is E6's. Outcome: the change in exact accuracy from step 0
 # (primary), with held-out entropy, clip fractions and the per-step clipping ratio |N_raw| / |C+| along the run.
-# The points were fixed from the tabular map and the budget before the runs; each reports the seeds a decision
-# would need at its measured spread.
+# The points were fixed from the tabular map's axes and the main job's budget before the runs, without a pilot of
+# their own; each reports the seeds a decision would need at its measured spread (at the family-wise width).
 
 # %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
@@ -90,7 +92,7 @@ cols = ["group", "arm", "learning_rate", "max_steps", "n", "gain", "gain_ci", "d
         "entropy_ci", "clip_high", "clip_low", "bias_ratio", "probe_d_upper", "seeds_to_decide", "mechanism"]  # fmt: skip
 table[cols]
 
-# %% mystnb={"figure": {"caption": "The regime series: change in exact accuracy (left) and in held-out entropy (middle) from step 0 after random-reward GRPO, and the mean upper-clip fraction over the run (right, log scale; dotted: the paper's reported rate, about 1e-3, reported), per point (x: completions per optimizer step, learning rate x steps matched) and clip rule (colour); solid lines: the default base at 8 steps per rollout; open markers: the free-choice base; crosses: 2 steps per rollout. Error bars: 95% intervals over seeds.", "name": "fig-lm-regime"}}
+# %% mystnb={"figure": {"caption": "The regime series: change in exact accuracy (left) and in held-out entropy (middle) from step 0 after random-reward GRPO, and the mean upper-clip fraction over the run (right, log scale; dotted: the paper's reported rate, about 1e-3, reported), per point (x: completions per optimizer step, learning rate x steps matched) and clip rule (colour); solid lines: the default base at 8 steps per rollout; open markers on dashed lines: the free-choice base; crosses: 2 steps per rollout; the unclipped arm has no upper-clip fraction to draw on the log scale. Error bars: 95% intervals over seeds.", "name": "fig-lm-regime"}}
 fig = lr.series_figure(table)
 
 # %% [markdown]

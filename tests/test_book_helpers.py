@@ -68,7 +68,7 @@ def test_answers_compose_the_premise_from_the_reasons(tmp_path, e0, e0_reason, e
     assert lm.E7_REASONS[e7_reason] in first and f"(E7: **{e7}**)" in first
     assert ("a gain it does not show" in first) == (e0_reason in ("opposite_side", "within_margin"))
     assert "regime map" not in first  # the map has not run here
-    assert "(C6, relative and absolute) - not tested" in text
+    assert "(C6: relative, absolute, and on the regime series) - not tested" in text
     assert "No results yet" in book.answers(tmp_path / "missing")
 
 
@@ -275,7 +275,7 @@ def test_answers_add_the_regime_map_from_its_reasons(tmp_path, reason, sym_reaso
     verdict = {"gain_somewhere": "supported", "no_gain_anywhere": "not supported"}.get(reason, "effect excluded")
     save_verdicts(
         [
-            Verdict("E0", verdict, "s", "tabular", reason=reason),
+            Verdict("E0 (any clip rule)", verdict, "s", "tabular", reason=reason),
             Verdict("E0 (symmetric clipping)", "inconclusive", "s", "tabular", reason=sym_reason),
             Verdict("E0", "not supported", "s", "tiny LM", reason="opposite_side"),
         ],
@@ -294,7 +294,7 @@ def test_answers_add_the_regime_series_and_qualify_the_no_gain_sentence(tmp_path
         [
             Verdict("E0", "not supported", "s", "tiny LM", reason="opposite_side"),
             Verdict(
-                "E0 (tiny LM)",
+                "E0 (tiny LM, any clip rule)",
                 {"gain_somewhere": "supported"}.get(series_reason, "not supported"),
                 "s",
                 "tiny LM",
@@ -315,3 +315,25 @@ def test_answers_add_the_regime_series_and_qualify_the_no_gain_sentence(tmp_path
     qualified = "at the outcome experiments' setting the paper's mechanisms are asked to explain a gain" in first
     assert qualified == (series_reason == "gain_somewhere")
     assert ("so on the tiny language model the paper's mechanisms" in first) == (series_reason != "gain_somewhere")
+
+
+def test_premise_counts_symmetric_and_unclipped_rows_and_the_maps_any_rule_rows_apart(tmp_path):
+    """The paper's premise is about GRPO as run (symmetric clipping, or none for C4): a gain found only under some
+    other clip rule on a regime map is counted under its own statement, not for the premise."""
+    save_verdicts(
+        [
+            Verdict("E0 (any clip rule)", "supported", "s", "tabular", reason="gain_somewhere"),
+            Verdict("E0 (symmetric clipping)", "not supported", "s", "tabular", reason="no_gain_anywhere"),
+            Verdict("E0 (tiny LM, any clip rule)", "supported", "s", "tiny LM", reason="gain_somewhere"),
+            Verdict("E0 (tiny LM, symmetric clipping)", "not supported", "s", "tiny LM", reason="no_gain_anywhere"),
+        ],
+        tmp_path,
+        "nb",
+    )
+    q = book.question_table(tmp_path, "Q1").set_index("statement")
+    premise = q.loc[[s for s in q.index if s.startswith("Random rewards raise accuracy (the paradox")][0]]
+    some_rule = q.loc["Random rewards raise accuracy under some clip rule (the regime maps)"]
+    assert "any clip rule" not in " ".join(premise.astype(str)) and "symmetric clipping" in premise["tabular"]
+    assert "E0 (any clip rule): supported" in some_rule["tabular"]
+    assert "E0 (tiny LM, any clip rule): supported" in some_rule["tiny LM"]
+    assert "symmetric" not in " ".join(some_rule.astype(str))

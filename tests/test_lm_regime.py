@@ -140,7 +140,13 @@ NOCLIP = ([0.001, -0.001, 0.0], [0.0, 0.0, 0.0], 0.0, 0.0)
 def test_e0_reaches_every_outcome_and_reads_the_right_rule(sym, upper, verdict, reason):
     spec = {("default, 64/step", "symmetric"): sym, ("default, 64/step", "upper-only"): upper}
     e0, e0_sym = lr.e0_verdicts(table_of(spec), 0.02, 0.001)
-    assert (e0.claim, e0.verdict, e0.reason, e0.level, e0.polarity) == ("E0 (tiny LM)", verdict, reason, "tiny LM", 1)
+    assert (e0.claim, e0.verdict, e0.reason, e0.level, e0.polarity) == (
+        "E0 (tiny LM, any clip rule)",
+        verdict,
+        reason,
+        "tiny LM",
+        1,
+    )
     # the symmetric-only row sees only the symmetric point, which loses in every case but one
     expected = ("effect excluded", "within_margin_everywhere") if sym is FLAT else ("not supported", "no_gain_anywhere")
     assert (e0_sym.verdict, e0_sym.reason) == expected
@@ -200,7 +206,17 @@ def test_reading_is_composed_from_the_table():
 
 @pytest.mark.parametrize("reason", list(lr.REASONS))
 def test_front_page_series_sentence_for_every_reason(reason):
-    v = pd.DataFrame([{"claim": "E0 (tiny LM)", "level": "tiny LM", "verdict": "x", "reason": reason, "statistic": ""}])
+    v = pd.DataFrame(
+        [
+            {
+                "claim": "E0 (tiny LM, any clip rule)",
+                "level": "tiny LM",
+                "verdict": "x",
+                "reason": reason,
+                "statistic": "",
+            }
+        ]
+    )
     assert book.SERIES_WORDS[reason] in book.series_sentence(v)
     assert book.series_sentence(v.iloc[0:0]) == ""
 
@@ -278,3 +294,18 @@ def test_reading_counts_points_by_their_own_interval():
     }
     text = lr.reading(table_of(spec), 0.02)
     assert "By its own 95% interval, 2 of the 3 points lose exact accuracy and 0 gain." in text
+
+
+def test_c6_series_looks_at_every_base_and_the_mechanism_comes_from_the_whole_table():
+    spec = {
+        ("default, 160/step", "symmetric"): ([0, 0, 0], [-0.02, -0.03, -0.025], 0.01, 0.01),
+        ("free-choice, 160/step", "symmetric"): ([0, 0, 0], [0.06, 0.07, 0.065], 0.02, 0.02),  # clips most
+    }
+    (v,) = lr.c6_verdicts(table_of(spec), 0.004, 0.001)
+    assert v.verdict == "not supported" and "free-choice, 160/step" in v.statistic
+    gains = {
+        ("default, 64/step", "symmetric"): ([0.10, 0.12, 0.14], [0, 0, 0], 0.01, 0.01),
+        ("default, 64/step", "none"): ([0.10, 0.11, 0.12], [0, 0, 0], 0.0, 0.0),
+    }
+    _, sym = lr.e0_verdicts(table_of(gains), 0.02, 0.001)
+    assert sym.verdict == "supported" and "(unclipped update)" in sym.statistic  # not "clipping": none gains too

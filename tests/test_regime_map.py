@@ -172,7 +172,7 @@ def test_classify_decisions_and_every_mechanism():
 
 def verdicts(*cells):
     e0, sym = rm.e0_verdicts(table(*cells), MARGIN)
-    assert e0.claim == "E0" and sym.claim == "E0 (symmetric clipping)"
+    assert e0.claim == "E0 (any clip rule)" and sym.claim == "E0 (symmetric clipping)"
     for v in (e0, sym):
         assert v.level == "tabular" and v.polarity == 1 and v.statement.startswith("random-reward GRPO")
         assert v.reason in rm.REASONS

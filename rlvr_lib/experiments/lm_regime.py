@@ -1,15 +1,17 @@
 """The tiny-LM regime series: random-reward GRPO along a transect of batch size, step size and clip rule.
 
-The tabular map (:mod:`rlvr_lib.experiments.regime_map`) says where a bandit gains from a random reward: at large
-step x off-policy depth, under one-sided clipping. The tiny LM cannot afford a grid, so the series is a transect
-through the dials the book's outcome runs hold fixed, at the total budget of those runs (E1: 100 optimizer
-steps x 16 completions = 1,600 completions per run):
+The tabular map (:mod:`rlvr_lib.experiments.regime_map`) says where a bandit gains from a random reward, over step
+size x off-policy depth, clip rule, policy shape and group size (its computed reading). The tiny LM cannot afford
+a grid, so the series is a transect through the dials the book's outcome runs hold fixed, at the total budget of
+those runs (E1: 100 optimizer steps x 16 completions = 1,600 completions trained on per run):
 
-* completions per optimizer step ``B`` (prompts x G, G = 8): with the number of completions fixed, ``max_steps``
+* completions per optimizer step ``B`` (prompts x G, G = 8): with the completions trained on fixed, ``max_steps``
   = 1,600 / B, and the learning rate is scaled so that ``learning_rate x max_steps`` - the total movement AdamW
-  allows, about one learning rate per parameter per step - equals E1's. A larger B gives each step less noise and
-  a larger step: the off-policy depth (8 optimizer steps per rollout) stays, so the importance ratios grow and
-  clipping binds more often, which is where the tabular map's gains lie;
+  allows, about one learning rate per parameter per step - equals E1's. (TRL generates whole rollouts of 8 x B
+  completions, so a run generates up to one rollout more than it trains on.) A larger B gives each step less
+  noise and a larger size at the same off-policy depth (8 optimizer steps per rollout), so that the importance
+  ratios can drift further, the direction along which the tabular map's step x depth axis runs; whether clipping
+  then binds more often is measured (the clip fractions of each point);
 * the clip rule: symmetric (eps 0.2, the paper's), clip-higher (eps_low 0.2, eps_high 0.28), upper-only (eps_high
   0.2) and none;
 * the steps per rollout at one size (fewer off-policy steps: clipping binds less);
@@ -18,8 +20,9 @@ steps x 16 completions = 1,600 completions per run):
 
 Every point gets the reported seeds (the same seeds at every point: common random numbers across rules at one
 setting), and reports exact-accuracy change from step 0 (the primary outcome), held-out entropy change, upper
-and lower clip fractions and the per-step clipping ratio ``abs(N_raw) / abs(C+)`` along the run. The B = 16 points
-with symmetric clipping and without clipping are E1's random-reward runs (the same configurations, trained once).
+and lower clip fractions and the per-step clipping ratio ``abs(N_raw) / abs(C+)`` along the run. On the default base
+the B = 16 points with symmetric clipping and without clipping are E1's random-reward runs (seeds 0-2 of E1's) and
+the clip-higher one is E6's (the same configurations, trained once).
 """
 
 from __future__ import annotations
@@ -227,10 +230,11 @@ def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
 def attach_probe_curve(t: pd.DataFrame, curves: pd.DataFrame | None) -> pd.DataFrame:
     """Places each point on the mechanism probes' curves (``probe_curves.csv``, tiny-LM rows): the probe step size
     whose upper-clip rate lies nearest the point's mean upper-clip fraction, within the probes' tolerance (a factor
-    ``probes.RATE_TOLERANCE``), and there the per-step law-of-clipping ratio ``E abs(N_raw) / E abs(C+)``
-    (`probe_ratio`) and upper-only clipping's per-step entropy effect with its 95% half-width (`probe_d_upper`,
-    `probe_d_upper_ci`), measured by counterfactual steps from one state. NaN where no probe step size clips at a
-    comparable rate. A reading of the probes at a matching clip rate, not a measurement on the series' own states."""
+    ``probes.RATE_TOLERANCE``), and there the per-step law-of-clipping ratio abs(N_raw) / abs(C+) (`probe_ratio`,
+    the geometric mean over the probe's trajectories, as ``probes.curve_table`` stores it) and upper-only
+    clipping's per-step entropy effect with its 95% half-width (`probe_d_upper`, `probe_d_upper_ci`), measured by
+    counterfactual steps from one state. NaN where no probe step size clips at a comparable rate. A reading of the
+    probes at a matching clip rate, not a measurement on the series' own states."""
     from rlvr_lib.experiments.probes import RATE_TOLERANCE
 
     t = t.copy()
@@ -279,15 +283,16 @@ def _e0(t: pd.DataFrame, margin: float, clip_floor: float, claim: str, statement
                                                polarity=1, reason=reason)  # fmt: skip
     if c.empty:
         return mk("not testable here", "no_points", f"no point under {list(rules)}")
-    c = classify(c, margin)
+    # the family is this row's points; the mechanism needs the unclipped arm, so it comes from the whole table
+    c = classify(c, margin).assign(mechanism=classify(t, margin).mechanism.loc[c.index])
     clipped = c[c.arm != "none"]
     if len(clipped) and len(clipped) == len(c) and not ((clipped.clip_high + clipped.clip_low) >= clip_floor).any():
         return mk("not testable here", "check_failed",
                   f"clip fractions below {clip_floor:g} at all {len(c)} points")  # fmt: skip
-    m, own = len(c), int((c.decision == "supported").sum())
+    m, own, lose = len(c), int((c.decision == "supported").sum()), int((c.reason == "opposite_side").sum())
     over = (
         f"{m} points, margin {margin:g}, intervals widened for {m} comparisons (Bonferroni); by each point's own "
-        f"95% interval {own} gain, where chance alone would give about {0.025 * m:.1f}"
+        f"95% interval {own} gain, where chance alone would give about {0.025 * m:.1f}, and {lose} lose"
     )
     g = c[c.decision_fw == "supported"].sort_values("gain", ascending=False)
     if len(g):
@@ -299,7 +304,8 @@ def _e0(t: pd.DataFrame, margin: float, clip_floor: float, claim: str, statement
     if undecided.any():
         k = c.loc[undecided, "seeds_to_decide"].dropna()
         need = (
-            f"the nearest to a decision needs about {int(k.min())} seeds at the family-wise width"
+            f"at the family-wise width the nearest to a decision needs about {int(k.min())} seeds, all of them "
+            f"about {int(k.max())}"
             if len(k)
             else "an interval needs at least 2 seeds"
         )
@@ -312,9 +318,10 @@ def _e0(t: pd.DataFrame, margin: float, clip_floor: float, claim: str, statement
 
 
 def e0_verdicts(t: pd.DataFrame, margin: float, clip_floor: float) -> list[Verdict]:
-    """E0 (tiny LM) over every point and rule, and restricted to symmetric clipping (the paper's rule)."""
+    """E0 (tiny LM, any clip rule) over every point and rule, and restricted to symmetric clipping (the paper's
+    rule)."""
     return [
-        _e0(t, margin, clip_floor, "E0 (tiny LM)", STATEMENT, tuple(RULES)),
+        _e0(t, margin, clip_floor, "E0 (tiny LM, any clip rule)", STATEMENT, tuple(RULES)),
         _e0(
             t,
             margin,
@@ -328,8 +335,9 @@ def e0_verdicts(t: pd.DataFrame, margin: float, clip_floor: float) -> list[Verdi
 
 def c6_verdicts(t: pd.DataFrame, entropy_margin: float, clip_floor: float) -> list[Verdict]:
     """C6 (absolute) along the series: does held-out entropy fall under random reward with symmetric clipping, at
-    the point where symmetric clipping binds most (the series' strongest test of the claim)."""
-    s = t[(t.arm == "symmetric") & (t.base == "default")]
+    the symmetric point (any base) where clipping binds most, upper plus lower fraction (the series' strongest test
+    of the claim)."""
+    s = t[t.arm == "symmetric"]
     statement = "random-reward GRPO with clipping lowers held-out entropy (regime series)"
     if s.empty:
         return []
@@ -338,9 +346,9 @@ def c6_verdicts(t: pd.DataFrame, entropy_margin: float, clip_floor: float) -> li
     checks = [] if binds >= clip_floor else [f"clip fraction {binds:.2e} below the floor {clip_floor:g}"]
     d = decide_effect(r.entropy_change, r.entropy_ci, int(r.n), entropy_margin, expect=-1, failed_checks=checks)
     stat = (
-        f"at {r.group} (clip fractions upper {r.clip_high:.2e}, lower {r.clip_low:.2e}, the most of the symmetric "
-        f"points): change in held-out entropy {_interval(r.entropy_change, r.entropy_ci)} nats over {int(r.n)} "
-        f"seeds ({d.note})"
+        f"at {r.group} (clip fractions upper {r.clip_high:.2e}, lower {r.clip_low:.2e}, the most of the series' "
+        f"symmetric points, upper plus lower): change in held-out entropy {_interval(r.entropy_change, r.entropy_ci)} "
+        f"nats over {int(r.n)} seeds ({d.note})"
     )
     return [Verdict("C6 (regime series)", d.verdict, stat, "tiny LM", statement=statement, polarity=1,
                     reason=d.reason)]  # fmt: skip
@@ -410,9 +418,11 @@ def reading(t: pd.DataFrame, margin: float) -> str:
 
 
 def series_figure(t: pd.DataFrame):
-    """Exact-accuracy change, entropy change and upper-clip fraction against completions per step, per rule: lines
-    for the default base at 8 steps per rollout, open markers for the free-choice base, crosses for 2 steps."""
+    """Exact-accuracy change, entropy change and upper-clip fraction against completions per step, per rule: solid
+    lines for the default base at 8 steps per rollout, open markers on dashed lines for the free-choice base, crosses
+    for 2 steps per rollout; the unclipped arm has no upper-clip fraction to draw on the log scale."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     panels = [
@@ -426,7 +436,7 @@ def series_figure(t: pd.DataFrame):
             main = r[(r.base == "default") & (r.steps_per_generation == r.steps_per_generation.max())]
             kinds = (
                 (main, dict(marker="o", ls="-", mfc=color)),
-                (r[r.base != "default"], dict(marker="o", ls=":", mfc="white")),
+                (r[r.base != "default"], dict(marker="o", ls="--", mfc="white")),
                 (r[(r.base == "default") & ~r.index.isin(main.index)], dict(marker="x", ls="none")),
             )
             for i, (d, style) in enumerate(kinds):
@@ -437,6 +447,7 @@ def series_figure(t: pd.DataFrame):
                 ax.errorbar(d["size"], d[y], yerr=yerr, color=color, ms=5, lw=1, capsize=2,
                             label=rule if i == 0 else None, **style)  # fmt: skip
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(sorted(t["size"].unique()), [str(s) for s in sorted(t["size"].unique())])
         ax.set_xlabel("completions per optimizer step")
         ax.set_ylabel(label)

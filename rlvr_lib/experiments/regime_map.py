@@ -581,7 +581,7 @@ def _e0(t: pd.DataFrame, margin: float, claim: str, statement: str, rules, check
 def e0_verdicts(t: pd.DataFrame, margin: float) -> list[Verdict]:
     """E0 over every rule, and E0 restricted to symmetric clipping (which must clip somewhere to test anything)."""
     return [
-        _e0(t, margin, "E0", E0_STATEMENT, RULES, check_clipping=False),
+        _e0(t, margin, "E0 (any clip rule)", E0_STATEMENT, RULES, check_clipping=False),
         _e0(
             t,
             margin,

@@ -497,7 +497,14 @@ QUESTIONS = {
     "Q1": (
         "Why do random (spurious) rewards improve GRPO-trained reasoning models?",
         [
-            Statement("Random rewards raise accuracy (the paradox's premise)", {"E0": 1, "E0 (*": 1, "C4": 1}),
+            Statement(
+                "Random rewards raise accuracy (the paradox's premise: GRPO with symmetric clipping, or none)",
+                {"E0": 1, "E0 (symmetric clipping)": 1, "E0 (tiny LM, symmetric clipping)": 1, "C4": 1},
+            ),
+            Statement(
+                "Random rewards raise accuracy under some clip rule (the regime maps)",
+                {"E0 (any clip rule)": 1, "E0 (tiny LM, any clip rule)": 1},
+            ),
             Statement(
                 "Clipping under random rewards lowers entropy",
                 {"C6": 1, "C6 (absolute)": 1, "C6 (regime series)": 1, "C12": 1, "C3 (negligible*": -1},
@@ -633,7 +640,7 @@ MAP_WORDS = {
 def map_sentence(v: pd.DataFrame) -> str:
     """The tabular regime map's answer to the premise, composed from the reasons of its two E0 rows ('' when the
     map has not run)."""
-    e0, sym = _row(v, "E0", "tabular"), _row(v, "E0 (symmetric clipping)", "tabular")
+    e0, sym = _row(v, "E0 (any clip rule)", "tabular"), _row(v, "E0 (symmetric clipping)", "tabular")
     if e0 is None:
         return ""
     text = f"on the tabular regime map, random-reward GRPO {MAP_WORDS.get(e0.reason, e0.reason)} (E0: **{e0.verdict}**)"
@@ -645,7 +652,8 @@ def map_sentence(v: pd.DataFrame) -> str:
 # what the front page says of the tiny-LM regime series, by the reason of its E0 rows (experiments.lm_regime)
 SERIES_WORDS = {
     "gain_somewhere": "raises exact accuracy at some of its points",
-    "undecided_points": "raises exact accuracy at no point clearly (some points undecided)",
+    "undecided_points": "raises exact accuracy at no point clearly (none gains at the family-wise width, some "
+    "points undecided)",
     "within_margin_everywhere": "changes exact accuracy by less than the margin at every point",
     "no_gain_anywhere": "raises exact accuracy at none of its points",
     "no_points": "was not run",
@@ -655,13 +663,13 @@ SERIES_WORDS = {
 
 def series_sentence(v: pd.DataFrame) -> str:
     """The tiny-LM regime series' answer to the premise, from the reasons of its two E0 rows ('' when not run)."""
-    e0 = _row(v, "E0 (tiny LM)", "tiny LM")
+    e0 = _row(v, "E0 (tiny LM, any clip rule)", "tiny LM")
     sym = _row(v, "E0 (tiny LM, symmetric clipping)", "tiny LM")
     if e0 is None:
         return ""
     text = (
         f"on the tiny-LM regime series (batch size, step size, clip rule and entropy profile varied), random-reward "
-        f"GRPO {SERIES_WORDS.get(e0.reason, e0.reason)} (E0 (tiny LM): **{e0.verdict}**)"
+        f"GRPO {SERIES_WORDS.get(e0.reason, e0.reason)} (E0 (tiny LM, any clip rule): **{e0.verdict}**)"
     )
     if sym is not None:
         text += f", and with symmetric clipping alone it {SERIES_WORDS.get(sym.reason, sym.reason)} (**{sym.verdict}**)"
@@ -698,7 +706,7 @@ def answers(results_dir: str | Path = "../results") -> str:
 
     on_map = map_sentence(v)
     on_series = series_sentence(v)
-    series = _row(v, "E0 (tiny LM)", "tiny LM")
+    series = _row(v, "E0 (tiny LM, any clip rule)", "tiny LM")
     series_gain = series is not None and series.reason == "gain_somewhere"
     q1 = (
         f"**{QUESTIONS['Q1'][0]}** In this companion {premise_sentence(v)}"
@@ -716,7 +724,8 @@ def answers(results_dir: str | Path = "../results") -> str:
         + (f"; {on_map}" if on_map else "")
         + (f"; {on_series}" if on_series else "")
         + ". Claim by claim:\n\n"
-        f"* clipping lowers entropy under random rewards (C6, relative and absolute) - {levels('C6')};\n"
+        f"* clipping lowers entropy under random rewards (C6: relative, absolute, and on the regime series) - "
+        f"{levels('C6')};\n"
         f"* without clipping the entropy change's sign follows the policy's skewness (C5) - {levels('C5')};\n"
         f"* clipping stabilises training (C7) - {levels('C7')};\n"
         f"* stronger models gain more (C11) - {levels('C11')};\n"
