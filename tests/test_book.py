@@ -83,7 +83,7 @@ EXPECTED_CLAIMS = {
     "lm_e5_strength": {"C11"},
     "lm_e6_eps_group": {"C12"},
     "lm_e7_reward_variants": {"E0", "E7"},
-    "lm_regime_series": {"E0 (tiny LM)", "E0 (tiny LM, symmetric clipping)", "C6 (regime series)"},
+    "lm_regime_series": {"E0 (tiny LM, any clip rule)", "E0 (tiny LM, symmetric clipping)", "C6 (regime series)"},
 }
 
 
