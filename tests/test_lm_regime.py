@@ -309,3 +309,11 @@ def test_c6_series_looks_at_every_base_and_the_mechanism_comes_from_the_whole_ta
     }
     _, sym = lr.e0_verdicts(table_of(gains), 0.02, 0.001)
     assert sym.verdict == "supported" and "(unclipped update)" in sym.statistic  # not "clipping": none gains too
+
+
+def test_c6_series_counts_a_clip_fraction_exactly_at_the_floor_as_binding():
+    at_floor = {("default, 160/step", "symmetric"): ([0, 0, 0], [-0.02, -0.03, -0.025], 0.0005, 0.0005)}
+    (v,) = lr.c6_verdicts(table_of(at_floor), 0.004, 0.001)
+    assert v.verdict == "supported"
+    (v,) = lr.c6_verdicts(table_of(at_floor), 0.004, 0.0011)
+    assert v.verdict == "not testable here"

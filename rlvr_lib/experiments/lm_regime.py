@@ -277,7 +277,7 @@ def _where(r) -> str:
     return f"{r.arm} at {r.group} (lr {r.learning_rate:.1e} x {int(r.max_steps)} steps)"
 
 
-def _e0(t: pd.DataFrame, margin: float, clip_floor: float, claim: str, statement: str, rules) -> Verdict:
+def _e0_verdict(t: pd.DataFrame, margin: float, clip_floor: float, claim: str, statement: str, rules) -> Verdict:
     c = t[t.arm.isin(rules)]
     mk = lambda verdict, reason, stat: Verdict(claim, verdict, stat, "tiny LM", statement=statement,  # noqa: E731
                                                polarity=1, reason=reason)  # fmt: skip
@@ -321,8 +321,8 @@ def e0_verdicts(t: pd.DataFrame, margin: float, clip_floor: float) -> list[Verdi
     """E0 (tiny LM, any clip rule) over every point and rule, and restricted to symmetric clipping (the paper's
     rule)."""
     return [
-        _e0(t, margin, clip_floor, "E0 (tiny LM, any clip rule)", STATEMENT, tuple(RULES)),
-        _e0(
+        _e0_verdict(t, margin, clip_floor, "E0 (tiny LM, any clip rule)", STATEMENT, tuple(RULES)),
+        _e0_verdict(
             t,
             margin,
             clip_floor,
