@@ -317,3 +317,19 @@ def test_c6_series_counts_a_clip_fraction_exactly_at_the_floor_as_binding():
     assert v.verdict == "supported"
     (v,) = lr.c6_verdicts(table_of(at_floor), 0.004, 0.0011)
     assert v.verdict == "not testable here"
+
+
+def test_e0_statistic_counts_losses_orders_gains_and_takes_the_floor_as_binding():
+    spec = {("default, 64/step", "symmetric"): LOSS, ("default, 64/step", "upper-only"): FLAT}
+    e0 = lr.e0_verdicts(table_of(spec), 0.02, 0.001)[0]
+    assert (
+        e0.verdict == "not supported" and "0 gain, where chance alone would give about 0.1, and 1 lose" in e0.statistic
+    )
+    assert "(1 lose)" in e0.statistic
+    big = ([0.30, 0.32, 0.34], [0, 0, 0], 0.01, 0.0)
+    spec = {("default, 64/step", "upper-only"): GAIN, ("default, 160/step", "upper-only"): big}
+    stat = lr.e0_verdicts(table_of(spec), 0.02, 0.001)[0].statistic
+    assert stat.index("160/step") < stat.index("64/step")  # largest gain first
+    floor = ([0.001, -0.001, 0.0], [0.0, 0.0, 0.0], 0.0005, 0.0005)  # clip fraction exactly at the floor
+    sym = lr.e0_verdicts(table_of({("default, 64/step", "symmetric"): floor}), 0.02, 0.001)[1]
+    assert sym.reason != "check_failed"
