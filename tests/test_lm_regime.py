@@ -320,12 +320,11 @@ def test_c6_series_counts_a_clip_fraction_exactly_at_the_floor_as_binding():
 
 
 def test_e0_statistic_counts_losses_orders_gains_and_takes_the_floor_as_binding():
-    spec = {("default, 64/step", "symmetric"): LOSS, ("default, 64/step", "upper-only"): FLAT}
+    spec = {("default, 64/step", "symmetric"): LOSS, ("default, 64/step", "upper-only"): FLAT,
+            ("default, 160/step", "symmetric"): LOSS}  # fmt: skip
     e0 = lr.e0_verdicts(table_of(spec), 0.02, 0.001)[0]
-    assert (
-        e0.verdict == "not supported" and "0 gain, where chance alone would give about 0.1, and 1 lose" in e0.statistic
-    )
-    assert "(1 lose)" in e0.statistic
+    assert e0.verdict == "not supported" and "about 0.1, and 2 lose" in e0.statistic
+    assert "(2 lose)" in e0.statistic
     big = ([0.30, 0.32, 0.34], [0, 0, 0], 0.01, 0.0)
     spec = {("default, 64/step", "upper-only"): GAIN, ("default, 160/step", "upper-only"): big}
     stat = lr.e0_verdicts(table_of(spec), 0.02, 0.001)[0].statistic
