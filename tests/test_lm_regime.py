@@ -332,3 +332,19 @@ def test_e0_statistic_counts_losses_orders_gains_and_takes_the_floor_as_binding(
     floor = ([0.001, -0.001, 0.0], [0.0, 0.0, 0.0], 0.0005, 0.0005)  # clip fraction exactly at the floor
     sym = lr.e0_verdicts(table_of({("default, 64/step", "symmetric"): floor}), 0.02, 0.001)[1]
     assert sym.reason != "check_failed"
+
+
+@pytest.mark.parametrize(
+    "spec,rules,verdict,reason",
+    [
+        ({("default, 64/step", "upper-only"): GAIN}, ("upper-only",), "supported", "gain_somewhere"),
+        ({("default, 64/step", "upper-only"): NOISY}, ("upper-only",), "inconclusive", "undecided_points"),
+        ({("default, 64/step", "upper-only"): FLAT}, ("upper-only",), "effect excluded", "within_margin_everywhere"),
+        ({("default, 64/step", "upper-only"): LOSS}, ("upper-only",), "not supported", "no_gain_anywhere"),
+        ({("default, 64/step", "upper-only"): LOSS}, ("symmetric",), "not testable here", "no_points"),
+        ({("default, 64/step", "upper-only"): NOCLIP}, ("upper-only",), "not testable here", "check_failed"),
+    ],
+)
+def test_e0_verdict_rule_reaches_every_outcome(spec, rules, verdict, reason):
+    v = lr._e0_verdict(table_of(spec), 0.02, 0.001, "E0 (x)", "s", rules)
+    assert (v.claim, v.verdict, v.reason, v.statement) == ("E0 (x)", verdict, reason, "s")
