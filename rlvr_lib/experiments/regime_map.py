@@ -543,7 +543,7 @@ REASONS = {
 E0_STATEMENT = "random-reward GRPO raises a bandit's accuracy somewhere on the map (mode correct)"
 
 
-def _e0(t: pd.DataFrame, margin: float, claim: str, statement: str, rules, check_clipping: bool) -> Verdict:
+def _e0_verdict(t: pd.DataFrame, margin: float, claim: str, statement: str, rules, check_clipping: bool) -> Verdict:
     """One E0 row. The statement is about *somewhere* on the map, so each of its m cells is judged by its interval
     widened for the m comparisons (:func:`family_half`); the statistic also gives the count by each cell's own
     interval, and how many of those chance alone would give."""
@@ -581,8 +581,8 @@ def _e0(t: pd.DataFrame, margin: float, claim: str, statement: str, rules, check
 def e0_verdicts(t: pd.DataFrame, margin: float) -> list[Verdict]:
     """E0 over every rule, and E0 restricted to symmetric clipping (which must clip somewhere to test anything)."""
     return [
-        _e0(t, margin, "E0 (any clip rule)", E0_STATEMENT, RULES, check_clipping=False),
-        _e0(
+        _e0_verdict(t, margin, "E0 (any clip rule)", E0_STATEMENT, RULES, check_clipping=False),
+        _e0_verdict(
             t,
             margin,
             "E0 (symmetric clipping)",
