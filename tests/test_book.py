@@ -60,7 +60,8 @@ def test_notebook_smoke_run(smoke_site, name):
         assert not verdicts.exists()
         return
     v = json.loads(verdicts.read_text())
-    assert {x["source"] for x in v} == {name} and all(x["reason"] for x in v)
+    assert {x["source"] for x in v} == {name} and all(x["reason"].strip() and x["statistic"].strip() for x in v)
+    assert all(x["statement"].strip() or x["polarity"] == 1 for x in v), v  # an empty statement is the claim's own
     keys = {x["claim"].split()[0] for x in v}
     assert EXPECTED_CLAIMS[name] <= {x["claim"] for x in v} | keys, (name, sorted(x["claim"] for x in v))
     assert all(x["polarity"] in (1, 0, -1) for x in v)
@@ -91,9 +92,23 @@ def test_every_deciding_notebook_has_expected_claims():
     assert set(EXPECTED_CLAIMS) == set(THEORY + PROBES + TINY_LM) - {"lm_hyperparameters", "lm_pilot"}
 
 
-def test_cached_notebook_is_not_rerun(smoke_site):
+def test_each_notebook_writes_its_verdicts_to_one_file_of_valid_records(smoke_site):
+    from rlvr_lib.verdicts import load_verdicts
+
+    files = sorted((smoke_site / "results" / "verdicts").glob("*.json"))
+    assert {f.stem for f in files} == set(EXPECTED_CLAIMS)  # one file per deciding notebook, named after it
+    rows = sum(len(json.loads(f.read_text())) for f in files)
+    assert len(load_verdicts(smoke_site / "results")) == rows  # every row passes the record's own checks
+
+
+@pytest.mark.parametrize("name", THEORY + PROBES + TINY_LM)
+def test_cached_notebook_is_not_rerun(smoke_site, name):
+    from rlvr_lib.pipeline.runner import is_cached
+
     params = {"profile": "smoke", "results_dir": str(smoke_site / "results"), "runs_dir": str(smoke_site / "runs")}
-    assert run_notebook("theory_c1_advantages", params, out_dir=smoke_site / "book" / "executed")["cached"]
+    assert is_cached(name, params, smoke_site / "book" / "executed")
+    if name == "theory_c1_advantages":  # the runner itself, once
+        assert run_notebook(name, params, out_dir=smoke_site / "book" / "executed")["cached"]
 
 
 def test_executed_notebook_without_its_results_is_run_again(smoke_site):
