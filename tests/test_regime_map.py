@@ -372,3 +372,16 @@ def test_figure_and_reading_from_saved_results(tmp_path):
     assert rm.regime_map_figure(tmp_path, quantity="dH") is not None
     text = rm.regime_map_reading(tmp_path)
     assert text.startswith("Random-reward GRPO raised") and "The paper's regime, as reported" in text
+
+
+def test_e0_statistic_names_five_gains_and_counts_the_rest_and_the_losses():
+    gains = [cell("upper-only", gain=0.05 + 0.01 * i, eta=0.1 * (i + 1)) for i in range(7)]
+    e0, _ = verdicts(*gains, cell("symmetric"))
+    assert e0.statistic.count("upper-only, step slice") == 5 and e0.statistic.endswith(" and 2 more")
+    e0, _ = verdicts(*gains[:6], cell("symmetric"))
+    assert e0.statistic.endswith(" and 1 more")
+    e0, _ = verdicts(*gains[:5], cell("symmetric"))
+    assert e0.statistic.count("upper-only, step slice") == 5 and "more" not in e0.statistic
+    # two cells lose, one lies within the margin: not supported, and the losses counted as two
+    e0, _ = verdicts(cell("symmetric", eta=0.1), cell("none", eta=0.1), cell("upper-only", gain=0.0, ci=0.005))
+    assert (e0.verdict, e0.reason) == ("not supported", "no_gain_anywhere") and "(2 lose)" in e0.statistic

@@ -695,6 +695,12 @@ def test_e1_counts_the_collapsing_runs_of_each_arm():
     assert "clip 1/3, no clip 0/3" in row(v, "C7 (chosen step size)").statistic
 
 
+def test_e1_counts_the_runs_of_each_arm_when_the_arms_differ_in_size():
+    """Three clipped runs (one collapses) beside two unclipped ones (one collapses): each arm's own count."""
+    data = e1_data([-0.3, 0.0], FLAT, FLAT[:2], [0.1] * 3, [2.0] * 2, [-0.3, 0.0, 0.0])
+    assert "clip 1/3, no clip 1/2" in row(lm.e1_verdicts(*data, **M), "C7 (chosen step size)").statistic
+
+
 @pytest.mark.parametrize(
     "clean, contaminated, expected",
     [
@@ -754,3 +760,25 @@ def test_e7_statistic_names_its_counts_and_orders_the_arms():
     assert f"exact-accuracy change by reward: {second} +0.340, {first} +0.290;" in e7.statistic
     _, unpaired = lm.e7_verdicts(lm.change_table(df, [lm.PRIMARY]), 0.02)
     assert "ground truth minus random -0.050 (difference of means)" in unpaired.statistic
+
+
+def test_e5_premise_reads_each_bases_upper_end_and_the_margin_itself():
+    """The premise (some base gains) holds when a base's 95% interval reaches the margin, although its mean does
+    not; with one seed (no interval) the mean itself, which counts when it equals the margin."""
+    rows = [{"group": f"base {x}", "arm": lm.RANDOM_CLIP.label, "initial": x, "change": -0.2} for x in (0.2, 0.4)]
+    below = [{"group": "base 0.8", "arm": lm.RANDOM_CLIP.label, "initial": 0.8, "change": c} for c in (-0.01, 0.03)]
+    assert outcome(lm.e5_verdicts(pd.DataFrame(rows + below), 0.02), "C11") != "premise absent"
+    one = [{"group": "base 0.8", "arm": lm.RANDOM_CLIP.label, "initial": 0.8, "change": 0.02}]
+    assert outcome(lm.e5_verdicts(pd.DataFrame(rows + one), 0.02), "C11") != "premise absent"
+    nothing = [{"group": "base 0.8", "arm": lm.RANDOM_CLIP.label, "initial": 0.8, "change": 0.019}]
+    assert outcome(lm.e5_verdicts(pd.DataFrame(rows + nothing), 0.02), "C11") == "premise absent"
+
+
+def test_e5_lists_the_bases_in_the_order_of_the_series():
+    rows = [
+        {"group": g, "arm": lm.RANDOM_CLIP.label, "initial": x, "change": c}
+        for g, x in (("weak", 0.2), ("strong", 0.8), ("middle", 0.5))
+        for c in (0.0, 0.1)
+    ]
+    s = lm.e5_verdicts(pd.DataFrame(rows), 0.02)[0].statistic
+    assert s.index("weak") < s.index("strong") < s.index("middle")
