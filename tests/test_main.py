@@ -54,7 +54,7 @@ def test_a_damaged_run_makes_the_tiny_lm_notebooks_execute_again(tmp_path, monke
     from rlvr_lib.rl.records import RunRecord
 
     calls = _fake_notebooks(monkeypatch, tmp_path)
-    assert main.main(["--only", "lm", "--only", "theory"]) == 0
+    assert main.main(["--only", "lm", "--only", "theory", "--jobs", "1"]) == 0
     assert [c[0] for c in calls] == THEORY + TINY_LM and not any(c[2] for c in calls)  # nothing damaged
     assert all(c[1]["learning_rate"] == 0.002 for c in calls if c[0] in TINY_LM[1:])
 
@@ -68,7 +68,7 @@ def test_a_damaged_run_makes_the_tiny_lm_notebooks_execute_again(tmp_path, monke
     (run / "metrics.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:5])  # cut by a crash
     calls.clear()
     capsys.readouterr()
-    assert main.main(["--only", "lm", "--only", "theory"]) == 0
+    assert main.main(["--only", "lm", "--only", "theory", "--jobs", "1"]) == 0
     forced = {name: force for name, _, force in calls}
     assert forced == {**dict.fromkeys(THEORY, False), **dict.fromkeys(TINY_LM, True)}
     out = capsys.readouterr().out
@@ -78,6 +78,6 @@ def test_a_damaged_run_makes_the_tiny_lm_notebooks_execute_again(tmp_path, monke
 
 def test_only_map_runs_the_two_regime_maps_with_the_chosen_learning_rate(tmp_path, monkeypatch):
     calls = _fake_notebooks(monkeypatch, tmp_path)
-    assert main.main(["--only", "map"]) == 0
+    assert main.main(["--only", "map", "--jobs", "1"]) == 0
     assert [c[0] for c in calls] == ["theory_regime_map", "lm_regime_series"]
     assert calls[1][1]["learning_rate"] == 0.002 and "learning_rate" not in calls[0][1]

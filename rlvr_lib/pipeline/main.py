@@ -4,7 +4,8 @@ build the book.
 Usage::
 
     python -m rlvr_lib.main [--profile full|smoke] [--only bases|theory|probes|lm|map|book] [--force]
-                            [--executor sequential|pool[:WxT]|dask[:WxT]|dask:tcp://HOST:PORT] [--machine]
+                            [--executor sequential|pool[:WxT]|dask[:WxT]|dask:tcp://HOST:PORT] [--jobs N]
+                            [--machine]
 
 Everything is cached: bases by pretraining configuration, training runs by experiment configuration,
 executed notebooks by (source, parameters). A second run with nothing changed only rebuilds the book.
@@ -12,7 +13,9 @@ The learning rate chosen by ``lm_hyperparameters`` (tuning seeds only) is passed
 notebook as its ``learning_rate`` parameter. The tiny-LM runs train through the executor chosen by
 ``--executor`` (default: a process pool, one single-threaded worker per core; see `rlvr_lib.rl.executors`).
 The machine's numerics fingerprint goes to ``results/machine.json`` and into every executed notebook's
-metadata. Wall times are printed at the end.
+metadata. The bases and the notebooks run as jobs of a dependency graph, two at a time by default
+(``--jobs``, see `rlvr_lib.pipeline.schedule`), each notebook in a process of its own; results do not depend on
+it. Wall times are printed at the end, per stage from its first job's start to its last job's end.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from pathlib import Path
 
 from rlvr_lib._locks import file_lock
 from rlvr_lib.numerics import describe
-from rlvr_lib.pipeline.runner import EXECUTED, NOTEBOOKS, PROBES, ROOT, THEORY, TINY_LM, run_notebook
-from rlvr_lib.rl.executors import ENV
+from rlvr_lib.pipeline.runner import EXECUTED, NOTEBOOKS, PROBES, ROOT, THEORY, TINY_LM, is_cached, run_notebook
+from rlvr_lib.pipeline.schedule import Job, JobFailed, run_jobs, stage_walls
+from rlvr_lib.rl.executors import ENV, cores
 from rlvr_lib.rl.executors import parse as parse_executor
 from rlvr_lib.rl.records import atomic_write_json
 
@@ -116,6 +120,87 @@ def build_book(strict: bool = True, root: Path = ROOT) -> float:
     return time.perf_counter() - t0
 
 
+# what a notebook waits for beyond the bases (every probe and tiny-LM notebook trains from them) and, for the
+# tiny-LM notebooks, lm_hyperparameters
+AFTER = {
+    "lm_regime_series": ("lm_probes",),  # reads the probes' curves
+}
+SIZED = ("lm_pilot",)  # the notebooks sized by the pilot (seeds_per_comparison) also wait for it
+
+
+def notebook_parameters(name: str, profile: str) -> dict:
+    """A notebook's parameters, read when it starts: the profile, and for the tiny-LM notebooks the learning rate
+    lm_hyperparameters chose and, where the notebook takes it, the pilot's seeds per comparison."""
+    params = {"profile": profile}
+    if name in TINY_LM and name != "lm_hyperparameters":
+        from rlvr_lib.experiments.lm_lab import load_hparams
+
+        chosen = load_hparams("results")
+        if not chosen:
+            raise SystemExit(
+                "results/hparams.json is missing: the lm stage runs lm_hyperparameters first; "
+                "run `python -m rlvr_lib.main --only lm`"
+            )
+        params.update(chosen)
+    if _takes_pilot(name):
+        from rlvr_lib.experiments.lm_lab import load_pilot
+
+        # the pilot's choice is a parameter, so that a new choice re-executes the notebooks it sizes
+        params["seeds_per_comparison"] = load_pilot("results")
+    return params
+
+
+def _takes_pilot(name: str) -> bool:
+    return name in TINY_LM and "seeds_per_comparison:" in (NOTEBOOKS / f"{name}.py").read_text()
+
+
+def _notebook_job(name: str, stage: str, profile: str, force: bool, width: int) -> Job:
+    after = ("bases",) if stage != "theory" else ()
+    if name in TINY_LM and name != "lm_hyperparameters":
+        after += ("lm_hyperparameters",)  # every other tiny-LM notebook trains at the learning rate it chose
+    after += AFTER.get(name, ())
+    if _takes_pilot(name):
+        after += SIZED
+
+    def run() -> dict:
+        params = notebook_parameters(name, profile)
+        if width == 1 or (not force and is_cached(name, params, EXECUTED)):
+            r = run_notebook(name, params, EXECUTED, force=force)
+        else:  # its own process: papermill drives one kernel per process
+            t = time.perf_counter()
+            cmd = [sys.executable, "-m", "rlvr_lib.pipeline.runner", name, json.dumps(params)]
+            subprocess.run(cmd + (["--force"] if force else []), cwd=ROOT, check=True)
+            r = {"cached": False, "wall_s": time.perf_counter() - t}
+        status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
+        print(f"notebook {name:28s} {status}", flush=True)
+        return r
+
+    return Job(name, run, tuple(dict.fromkeys(after)), stage)
+
+
+def main_jobs(stages, profile: str, force: bool, width: int) -> list[Job]:
+    """The main job's work as jobs in dependency order: bases, the theory notebooks, the probes, the tiny-LM
+    notebooks (`stages` as ``--only`` gives them; ``map`` adds the two regime maps)."""
+    jobs = []
+    if "bases" in stages and profile == "full":  # smoke notebooks build their own toy-sized bases
+        jobs.append(Job("bases", build_bases, (), "bases"))
+    for stage, names in (("theory", THEORY), ("probes", PROBES), ("lm", TINY_LM)):
+        if stage not in stages:
+            if "map" not in stages or not set(MAP) & set(names):
+                continue
+            names = [n for n in names if n in MAP]
+        stage_force = force
+        if stage == "lm":
+            from rlvr_lib.rl.records import damaged_runs
+
+            damaged = damaged_runs("runs")
+            for d, problem in damaged.items():
+                print(f"run record {d}: {problem}; its notebook runs again and retrains it", flush=True)
+            stage_force |= bool(damaged)  # cached notebooks would not look at their runs: re-execute them
+        jobs += [_notebook_job(n, stage, profile, stage_force, width) for n in names]
+    return jobs
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", choices=("full", "smoke"), default="full")
@@ -133,11 +218,20 @@ def main(argv=None) -> int:
         help="where the tiny-LM runs train: sequential, pool[:WxT], dask[:WxT], dask:tcp://HOST:PORT "
         "(default: $RLVR_EXECUTOR, else a process pool with one worker per core)",
     )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, min(2, cores())),
+        help="notebooks (and the bases) run side by side, at most this many at once, in the order their inputs "
+        "allow (default: 2, or 1 on one core); 1 runs them one after another in this process",
+    )
     ap.add_argument("--machine", action="store_true", help="print this machine's numerics fingerprint and exit")
     args = ap.parse_args(argv)
     if args.machine:
         print(json.dumps(machine_record(), indent=1))
         return 0
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
     spec = parse_executor(args.executor)  # a bad spec fails here, before any work
     os.environ[ENV] = str(spec)  # the notebooks' kernels inherit it (their `executor` parameter is empty)
     stages = args.only or list(STAGES)
@@ -146,49 +240,13 @@ def main(argv=None) -> int:
     Path("results").mkdir(exist_ok=True)
     atomic_write_json(Path("results/machine.json"), {**machine_record(), "executor": str(spec)})
     t0 = time.perf_counter()
-    times = {}
-    common = {"profile": args.profile}
-    if "bases" in stages and args.profile == "full":  # smoke notebooks build their own toy-sized bases
-        t = time.perf_counter()
-        build_bases()
-        times["bases"] = time.perf_counter() - t
-    for stage, names in (("theory", THEORY), ("probes", PROBES), ("lm", TINY_LM)):
-        if stage not in stages:
-            if "map" not in stages or not set(MAP) & set(names):
-                continue
-            names = [n for n in names if n in MAP]
-        t = time.perf_counter()
-        force = args.force
-        if stage == "lm":
-            from rlvr_lib.rl.records import damaged_runs
-
-            damaged = damaged_runs("runs")
-            for d, problem in damaged.items():
-                print(f"run record {d}: {problem}; its notebook runs again and retrains it", flush=True)
-            force |= bool(damaged)  # cached notebooks would not look at their runs: re-execute (runs stay cached)
-        chosen = None  # read once, after lm_hyperparameters (the first tiny-LM notebook) has written it
-        for name in names:
-            params = dict(common)
-            if stage == "lm" and name != "lm_hyperparameters":
-                if chosen is None:
-                    from rlvr_lib.experiments.lm_lab import load_hparams
-
-                    chosen = load_hparams("results")
-                    if not chosen:
-                        raise SystemExit(
-                            "results/hparams.json is missing: the lm stage runs lm_hyperparameters "
-                            "first; run `python -m rlvr_lib.main --only lm`"
-                        )
-                params.update(chosen)
-            if stage == "lm" and "seeds_per_comparison:" in (NOTEBOOKS / f"{name}.py").read_text():
-                from rlvr_lib.experiments.lm_lab import load_pilot
-
-                # the pilot's choice is a parameter, so that a new choice re-executes the notebooks it sizes
-                params["seeds_per_comparison"] = load_pilot("results")
-            r = run_notebook(name, params, EXECUTED, force=force)
-            status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
-            print(f"notebook {name:28s} {status}", flush=True)
-        times[stage] = time.perf_counter() - t
+    jobs = main_jobs(stages, args.profile, args.force, args.jobs)
+    print(f"{len(jobs)} jobs, up to {args.jobs} at once", flush=True)
+    try:
+        run_jobs(jobs, args.jobs)
+    except JobFailed as e:
+        raise SystemExit(f"main job stopped: {e}") from e.__cause__
+    times = stage_walls(jobs)
     if "book" in stages:
         times["book"] = build_book()
         print(f"book: {ROOT / 'book' / '_build' / 'html' / 'index.html'}")

@@ -233,3 +233,14 @@ def run_all(
             status = "cached" if r["cached"] else f"{r['wall_s']:.1f} s"
             tqdm.write(f"  {name}: {status}")
     return results
+
+
+if __name__ == "__main__":  # one notebook in a process of its own (the main job's side-by-side jobs)
+    import argparse
+
+    ap = argparse.ArgumentParser(description="execute one notebook (cached) into book/executed/")
+    ap.add_argument("name")
+    ap.add_argument("parameters", help="the notebook's parameters as JSON")
+    ap.add_argument("--force", action="store_true")
+    a = ap.parse_args()
+    run_notebook(a.name, json.loads(a.parameters), EXECUTED, force=a.force)
