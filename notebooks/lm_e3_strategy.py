@@ -75,7 +75,7 @@ table
 # %%
 save_table(lm.decomposition(table), results_dir, "lm_e3_decomposition")
 
-# %% mystnb={"figure": {"caption": "Strategy and execution under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base: share of held-out samples in the reliable style (top), accuracy of the samples written in the reliable style (middle), exact accuracy (bottom); faint lines are single seeds, bands 95% intervals over seeds.", "name": "fig-e3"}}
+# %% mystnb={"figure": {"caption": "Strategy and execution under a random reward with and without clipping, for the reliable-preferring (left) and shortcut-preferring (right) base: share of held-out samples in the reliable style (top), accuracy of the samples written in the reliable style (middle), exact accuracy (bottom); faint lines are single seeds, bands 95% intervals over seeds. Sampled metrics rest on 4 samples per item at steps 0 and 100 and on 1 in between (exact accuracy is complete at every step).", "name": "fig-e3"}}
 metrics = {
     "eval/share_reliable": "reliable-style share",
     "eval/acc_in_reliable": "accuracy within the reliable style",

@@ -79,7 +79,7 @@ table
 clean_base = lm.clean_base_on_contaminated_items(profile)
 print(lm.contamination_check(df, acc_margin, clean_base)[0])
 
-# %% mystnb={"figure": {"caption": "Exact accuracy and entropy on clean (left) and contaminated (right) evaluation items of the contaminated base; faint lines are single seeds, bands 95% intervals over seeds.", "name": "fig-e4"}}
+# %% mystnb={"figure": {"caption": "Exact accuracy and entropy on clean (left) and contaminated (right) evaluation items of the contaminated base; faint lines are single seeds, bands 95% intervals over seeds. Sampled metrics rest on 4 samples per item at steps 0 and 100 and on 1 in between (exact accuracy is complete at every step).", "name": "fig-e4"}}
 fig = plots.grid(
     lm.curves(df, metrics[:2] + metrics[4:]),
     [

@@ -30,6 +30,18 @@ def fake_runs(changes: dict[str, list[float]], metric="eval/sampled_acc", initia
     return pd.DataFrame(rows)
 
 
+def test_a_metric_measured_only_at_step_0_has_no_change():
+    """A greedy metric of a run stopped by divergence before its last (complete) evaluation exists at step 0 only:
+    its change is NaN, not zero; a metric measured at 0 and at an interior step keeps its last value."""
+    df = fake_runs({"a": [0.2, 0.4]}, metric="eval/greedy_acc")
+    df = df[~((df.run_id == "a-1") & (df.step > 0))]  # run a-1: greedy measured at step 0 only
+    ch = lm.per_run_change(df, "eval/greedy_acc").set_index("seed")
+    assert ch.loc[0, "change"] == pytest.approx(0.2) and np.isnan(ch.loc[1, "change"]) and np.isnan(ch.loc[1, "final"])
+    interior = fake_runs({"a": [0.2]})
+    interior = interior[interior.step < 100]  # last measured at step 50
+    assert lm.per_run_change(interior, "eval/sampled_acc").change.iloc[0] == pytest.approx(0.1)
+
+
 def test_change_table_and_paired_difference():
     df = fake_runs({"a": [0.1, 0.2, 0.3], "b": [0.0, 0.1, 0.1]})
     t = lm.change_table(df, ["eval/sampled_acc"]).set_index("arm")

@@ -100,6 +100,8 @@ def test_the_main_jobs_wait_for_what_they_read(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     jobs = {j.name: j for j in main.main_jobs(list(main.STAGES), "full", False, 2)}
     assert list(jobs)[0] == "bases" and jobs["bases"].after == ()
+    assert jobs["base_card"].after == ("bases",)  # the base card runs beside the notebooks: none waits for it
+    assert not any("base_card" in j.after for j in jobs.values())
     assert all(jobs[n].after == () and jobs[n].stage == "theory" for n in main.THEORY)
     assert jobs["lm_probes"].after == ("bases",)
     assert jobs["lm_hyperparameters"].after == ("bases",)

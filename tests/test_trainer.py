@@ -11,6 +11,7 @@ import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from datasets import Dataset
@@ -294,6 +295,54 @@ def test_step0_evaluation_is_shared_and_never_moves_training(tiny_base, tmp_path
         return [(r["step"], r["loss"], r.get("reward"), r["grad_norm"]) for r in rows if "loss" in r]
 
     assert train_rows(ra) == train_rows(rc) and len(train_rows(ra)) == 4
+
+
+def test_light_interior_evaluations_leave_training_and_the_ends_unchanged(tiny_base, tmp_path):
+    """eval_interior_samples = 1: the evaluations between step 0 and the last draw 1 sample per item and no greedy
+    completions, exact accuracy stays complete; training, the step-0 and the last evaluation are those of the same
+    run with full evaluations everywhere (evaluation samples on a generator of its own)."""
+    full = run_experiment(smoke_cfg(tiny_base, tmp_path / "f", max_steps=3, eval_every=1), progress=False)
+    light = run_experiment(
+        smoke_cfg(tiny_base, tmp_path / "l", max_steps=3, eval_every=1, eval_interior_samples=1), progress=False
+    )
+    rf, rl = read_metrics(full), read_metrics(light)
+
+    def evals(rows):
+        return {r["step"]: r for r in rows if "eval/exact_acc" in r}
+
+    ef, el = evals(rf), evals(rl)
+    assert sorted(ef) == sorted(el) == [0, 1, 2, 3]
+    drop = ("eval/from_cache", "eval/wall_s")
+    for step in (0, 3):  # the two ends: complete and identical
+        a, b = ({k: v for k, v in e[step].items() if k not in drop} for e in (ef, el))
+        assert a.keys() == b.keys() and all(a[k] == b[k] or (np.isnan(a[k]) and np.isnan(b[k])) for k in a)
+        assert "eval/greedy_acc" in el[step] and "eval/pass@4" in el[step]
+    for step in (1, 2):  # in between: light, with exact accuracy unchanged
+        assert "eval/greedy_acc" not in el[step] and "eval/pass@4" not in el[step] and "eval/pass@1" in el[step]
+        assert "eval/greedy_acc" in ef[step]
+        assert el[step]["eval/exact_acc"] == ef[step]["eval/exact_acc"]
+        assert np.isfinite(el[step]["eval/entropy"]) and el[step]["eval/entropy"] > 0
+
+    def train_rows(rows):
+        return [(r["step"], r["loss"], r.get("reward"), r["grad_norm"]) for r in rows if "loss" in r]
+
+    assert train_rows(rf) == train_rows(rl) and len(train_rows(rf)) == 3
+
+
+def test_a_field_at_its_default_leaves_the_run_id_of_earlier_configurations(tmp_path):
+    """Fields added later (HASHED_WHEN_SET) enter the run id only when set: a configuration at their default keeps
+    the id it had before they existed, and setting one gives a new id."""
+    import hashlib
+    import json
+
+    from rlvr_lib.rl.config import HASHED_WHEN_SET
+
+    cfg = ExperimentConfig(base="default", reward={"random": 1.0}, output_root=str(tmp_path))
+    d = cfg.to_dict()
+    for k in ("name", "output_root", "experiment", *HASHED_WHEN_SET):
+        d.pop(k)
+    assert cfg.run_id == hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+    assert ExperimentConfig(**{**cfg.to_dict(), "eval_interior_samples": 1}).run_id != cfg.run_id
 
 
 def test_generate_leaves_the_global_random_state_alone(tiny_base):

@@ -32,9 +32,12 @@ PRIMARY = "eval/exact_acc"  # the primary outcome of every accuracy verdict
 
 # 2 prompts x 8 completions per optimizer step; a rollout of 16 prompts (128 completions) feeds 8 optimizer
 # steps, as Shao et al.'s reference run does (8 optimizer steps per rollout), so every step after a rollout's
-# first is off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100) on 80 items with 4
-# samples each (sampled metrics are secondary; the primary outcome, exact accuracy, needs no samples; the item
-# set is the same for every arm, so item-to-item variation cancels in paired comparisons).
+# first is off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100) on 80 items:
+# exact accuracy (the primary outcome, which needs no samples) complete at every point; at steps 0 and 100 also
+# greedy completions and 4 samples per item, in between 1 sample per item and no greedy ones (the interior points
+# draw the curves; every change from step 0 is read from the two ends). Evaluation samples on a generator of its
+# own, so what is evaluated in between never changes training. The item set is the same for every arm, so
+# item-to-item variation cancels in paired comparisons.
 FULL = dict(
     max_steps=100,
     prompts_per_step=2,
@@ -43,6 +46,7 @@ FULL = dict(
     eval_every=20,
     eval_items=80,
     eval_n_samples=4,
+    eval_interior_samples=1,
 )
 SMOKE = dict(
     max_steps=2,
@@ -52,6 +56,7 @@ SMOKE = dict(
     eval_every=2,
     eval_items=8,
     eval_n_samples=2,
+    eval_interior_samples=1,
     max_completion_length=24,
 )
 SMOKE_BASE = PretrainConfig(

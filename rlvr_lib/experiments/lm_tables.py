@@ -23,12 +23,14 @@ def curves(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("arm",))
 
 
 def per_run_change(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per run: the metric at step 0, at the last step where it was measured, and the change."""
+    """Per run: the metric at step 0, at the last step where it was measured, and the change. A metric measured
+    only once (a greedy metric of a run stopped by divergence before its last, complete evaluation) has no final
+    value: NaN, not a change of zero."""
     sub = df[df.metric == metric]
     first = sub.sort_values("step").groupby(["group", "arm", "run_id"]).first().reset_index(["group", "arm"])
     last = sub.sort_values("step").groupby(["group", "arm", "run_id"]).last().reset_index(["group", "arm"])
     out = first[["group", "arm", "seed", "value"]].rename(columns={"value": "initial"})
-    out["final"] = last["value"].to_numpy()
+    out["final"] = np.where(last["step"].to_numpy() > first["step"].to_numpy(), last["value"].to_numpy(), np.nan)
     out["change"] = out["final"] - out["initial"]
     out["status"] = last["status"].to_numpy()
     return out.reset_index()

@@ -41,33 +41,50 @@ STAGES = ("bases", "theory", "probes", "lm", "book")
 MAP = ("theory_regime_map", "lm_regime_series")  # --only map: the two regime maps (tabular and tiny LM) alone
 
 
+def pretrain_bases(names=None) -> list:
+    """Pretrain every base missing from the cache (in parallel processes); the notebooks wait for this only."""
+    from rlvr_lib.testbed.bases import BASES
+    from rlvr_lib.testbed.pretrain import ensure_bases
+
+    return ensure_bases([BASES[n] for n in list(names or BASES)])
+
+
 def build_bases(names=None) -> dict:
+    """The base card: each base (pretrained first if missing) evaluated on 200 held-out items with 8 samples each,
+    on one torch thread as the runs evaluate; written to results/bases.json."""
+    import torch
+
     from rlvr_lib.rl.driver import base_eval_cached
     from rlvr_lib.testbed.bases import BASES
     from rlvr_lib.testbed.evaluation import evaluate
     from rlvr_lib.testbed.models import load_policy
-    from rlvr_lib.testbed.pretrain import base_meta, ensure_bases
+    from rlvr_lib.testbed.pretrain import base_meta
     from rlvr_lib.testbed.tasks import eval_items
 
-    out = {}
     names = list(names or BASES)
-    paths = ensure_bases([BASES[n] for n in names])
-    for name, path in zip(names, paths):
-        cfg = BASES[name]
-        model, tok = load_policy(path, progress=False)
-        items = eval_items(cfg.task, cfg.contamination, cfg.contamination_digits)[:200]
-        settings = dict(fmt=cfg.task.format, n_samples=8, temperature=1.0, max_new_tokens=64, seed=0)
-        evaluate_fn = partial(evaluate, tokenizer=tok, items=items, **settings)
-        r = base_eval_cached(evaluate_fn, path, {"items": items, **settings})(model)
-        r.pop("from_cache")
-        meta = base_meta(path)
-        out[name] = {**r, "tokens_per_s": meta["tokens_per_s"], "pretrain_wall_s": meta["wall_s"], "key": cfg.key}
-        print(
-            f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  "
-            f"exact {r['exact_acc']:.3f}"
-            f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
-            f"{meta['tokens_per_s']:.0f} tokens/s"
-        )
+    paths = pretrain_bases(names)
+    out = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the notebooks beside it have the other core
+    try:
+        for name, path in zip(names, paths):
+            cfg = BASES[name]
+            model, tok = load_policy(path, progress=False)
+            items = eval_items(cfg.task, cfg.contamination, cfg.contamination_digits)[:200]
+            settings = dict(fmt=cfg.task.format, n_samples=8, temperature=1.0, max_new_tokens=64, seed=0)
+            evaluate_fn = partial(evaluate, tokenizer=tok, items=items, **settings)
+            r = base_eval_cached(evaluate_fn, path, {"items": items, **settings})(model)
+            r.pop("from_cache")
+            meta = base_meta(path)
+            out[name] = {**r, "tokens_per_s": meta["tokens_per_s"], "pretrain_wall_s": meta["wall_s"], "key": cfg.key}
+            print(
+                f"base {name:13s} greedy {r['greedy_acc']:.3f}  sampled(T=1) {r['sampled_acc']:.3f}  "
+                f"exact {r['exact_acc']:.3f}"
+                f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
+                f"{meta['tokens_per_s']:.0f} tokens/s"
+            )
+    finally:
+        torch.set_num_threads(threads)
     Path("results").mkdir(exist_ok=True)
     Path("results/bases.json").write_text(json.dumps(out, indent=1))
     return out
@@ -183,7 +200,9 @@ def main_jobs(stages, profile: str, force: bool, width: int) -> list[Job]:
     notebooks (`stages` as ``--only`` gives them; ``map`` adds the two regime maps)."""
     jobs = []
     if "bases" in stages and profile == "full":  # smoke notebooks build their own toy-sized bases
-        jobs.append(Job("bases", build_bases, (), "bases"))
+        jobs.append(Job("bases", pretrain_bases, (), "bases"))
+        # the base card (each base evaluated on 200 items, results/bases.json) runs beside the notebooks
+        jobs.append(Job("base_card", build_bases, ("bases",), "bases"))
     for stage, names in (("theory", THEORY), ("probes", PROBES), ("lm", TINY_LM)):
         if stage not in stages:
             if "map" not in stages or not set(MAP) & set(names):
@@ -234,6 +253,10 @@ def main(argv=None) -> int:
         ap.error(f"--jobs must be at least 1, got {args.jobs}")
     spec = parse_executor(args.executor)  # a bad spec fails here, before any work
     os.environ[ENV] = str(spec)  # the notebooks' kernels inherit it (their `executor` parameter is empty)
+    # every notebook's kernel computes on one torch thread unless told otherwise: the tensors outside the runs are
+    # small, and one thread is the faster (theory_c8_c11_bandit alone: 20 s against 28 s at two threads, the same
+    # outputs) and keeps two jobs side by side from fighting over the two cores; the runs set their own threads
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     stages = args.only or list(STAGES)
     os.chdir(ROOT)
     print(f"executor {spec}; {describe()}", flush=True)

@@ -37,6 +37,7 @@ from rlvr_lib.clip import RULES, ClipRule
 from rlvr_lib.rl.rewards import REWARDS
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
+HASHED_WHEN_SET = {"eval_interior_samples": 0}  # fields left out of the run id at these (their default) values
 
 
 def _f(default, help: str):
@@ -95,6 +96,11 @@ class ExperimentConfig:
     # evaluation
     eval_every: int = _f(25, "held-out evaluation every this many optimizer steps (and at step 0)")
     eval_n_samples: int = _f(8, "samples per held-out prompt for sampled accuracy, pass@k and entropy")
+    eval_interior_samples: int = _f(
+        0,
+        "evaluations between step 0 and the last step: 0 = the same as at the ends; k >= 1 = a lighter one, k "
+        "samples per prompt and no greedy completions (exact accuracy, which needs no samples, stays complete)",
+    )
     eval_temperature: float = _f(1.0, "temperature of held-out sampling and exact accuracy")
     eval_items: int = _f(200, "held-out prompts used (the first N of the evaluation split)")
     # output
@@ -127,6 +133,7 @@ class ExperimentConfig:
         check_int("max_steps", self.max_steps, 1)
         check_int("eval_every", self.eval_every, 1)
         check_int("eval_n_samples", self.eval_n_samples, 1)
+        check_int("eval_interior_samples", self.eval_interior_samples, 0)
         check_float("eval_temperature", self.eval_temperature, 0.0, 10.0, lo_open=True)
         check_int("eval_items", self.eval_items, 1)
         _ = self.clip  # validates the clip fields
@@ -182,6 +189,9 @@ class ExperimentConfig:
         d = self.to_dict()
         for k in ("name", "output_root", "experiment"):
             d.pop(k)
+        for k, default in HASHED_WHEN_SET.items():  # fields added later: at their default, earlier ids stand
+            if d[k] == default:
+                d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     # ------------------------------------------------------------------ conversion

@@ -2,13 +2,15 @@
 
 :func:`run_experiment` builds or loads the base, trains with :class:`~rlvr_lib.rl.trainer.RLVRTrainer`, evaluates on
 held-out items every ``eval_every`` steps (the untrained base's evaluation read from a cache beside the base,
-:func:`base_eval_cached`) and writes the run record (see ``records``). :class:`RecordCallback` is the one
-``TrainerCallback``: it logs every step, evaluates, stops a diverging run and shows a progress bar.
-:func:`train_recorded` is shared with the scale-out entry point.
+:func:`base_eval_cached`; the evaluations between the first and the last lighter when ``eval_interior_samples``
+is set) and writes the run record (see ``records``). :class:`RecordCallback` is the one ``TrainerCallback``: it
+logs every step, evaluates, stops a diverging run and shows a progress bar. :func:`train_recorded` is shared with
+the scale-out entry point.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import shutil
 import time
@@ -39,6 +41,7 @@ class RecordCallback(TrainerCallback):
         check_params_every: int = 1,
     ):
         self.record, self.evaluate_fn, self.eval_every = record, evaluate_fn, eval_every
+        self.interior_kw = evaluate_fn is not None and "interior" in inspect.signature(evaluate_fn).parameters
         self.progress, self.check_every = progress, check_params_every
         self.diverged, self.bar, self.last_eval_step = False, None, -1
         self.last_reward = float("nan")
@@ -49,7 +52,9 @@ class RecordCallback(TrainerCallback):
         if self.evaluate_fn is None or step == self.last_eval_step:
             return
         t0 = time.perf_counter()
-        res = self.evaluate_fn(model)
+        # between the first and the last evaluation a run may ask for a lighter one (eval_interior_samples)
+        max_steps = getattr(state, "max_steps", 0) or 0
+        res = self.evaluate_fn(model, interior=0 < step < max_steps) if self.interior_kw else self.evaluate_fn(model)
         logs = {**{f"eval/{k}": v for k, v in res.items()}, "eval/wall_s": time.perf_counter() - t0}
         self.record.log(step, logs)
         for tracker in self.trackers:  # their own on_log, so the values land where the training metrics do
@@ -227,7 +232,8 @@ def base_eval_cached(eval_fn, base_path: Path, key: dict):
     version), and written there otherwise. Runs that share a base and a seed share that evaluation, so it is
     computed once instead of once per arm; the values are those the call would return (the evaluation is
     deterministic for its seed), and the record marks them with ``eval/from_cache = 1``. Later calls (the
-    trained policy) always evaluate."""
+    trained policy) always evaluate; ``interior=True`` (an evaluation between the first and the last) is passed on
+    to `eval_fn`, which may then make the light evaluation."""
     import hashlib
     import json
 
@@ -241,11 +247,11 @@ def base_eval_cached(eval_fn, base_path: Path, key: dict):
     path = Path(base_path) / "evals" / f"{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
     calls = 0
 
-    def wrapped(model):
+    def wrapped(model, interior: bool = False):
         nonlocal calls
         calls += 1
         if calls > 1:
-            return eval_fn(model)
+            return eval_fn(model, interior=True) if interior else eval_fn(model)
         if path.is_file():
             return {**json.loads(path.read_text()), "from_cache": 1.0}
         res = eval_fn(model)
@@ -328,7 +334,9 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
         seed=cfg.seed,
     )
 
-    def eval_fn(m):
+    def eval_fn(m, interior: bool = False):
+        if interior and cfg.eval_interior_samples:  # the light evaluation between the first and the last
+            return evaluate(m, tok, items, **{**settings, "n_samples": cfg.eval_interior_samples}, greedy=False)
         return evaluate(m, tok, items, **settings)
 
     eval_fn = base_eval_cached(eval_fn, base_path, {"items": items, **settings})

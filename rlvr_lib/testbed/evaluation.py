@@ -147,15 +147,21 @@ def evaluate(
     ks: Sequence[int] = (1, 4, 8),
     max_new_tokens: int = 64,
     seed: int = 0,
+    greedy: bool = True,
 ) -> dict[str, float]:
-    """All held-out metrics for `items` (from `tasks.eval_items`). Deterministic for `seed`."""
+    """All held-out metrics for `items` (from `tasks.eval_items`). Deterministic for `seed`.
+
+    `greedy=False` skips the greedy completions (no ``greedy_acc`` / ``greedy_share_reliable``): with few
+    samples, the light evaluation a run makes between its first and last one."""
     check_int("n_samples", n_samples, 1)
     check_float("temperature", temperature, 0.0, 10.0, lo_open=True)
     ks = [k for k in ks if k <= n_samples]
     was_training = model.training
     model.eval()
     prompts = [it["prompt"] for it in items]
-    greedy, _, _ = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=None, seed=seed)
+    with_greedy = greedy
+    if with_greedy:
+        greedy, _, _ = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=None, seed=seed)
     samples, ents, _ = generate(
         model,
         tokenizer,
@@ -178,7 +184,7 @@ def evaluate(
         per_item.append(
             {
                 "contaminated": it["contaminated"],
-                "greedy_acc": float(is_correct(greedy[i], it["answer"])),
+                **({"greedy_acc": float(is_correct(greedy[i], it["answer"]))} if with_greedy else {}),
                 "exact_acc": float(exact[i]),
                 "sampled_acc": float(np.mean(correct)),
                 **{f"pass@{k}": pass_at_k(n_samples, int(sum(correct)), k) for k in ks},
@@ -187,7 +193,7 @@ def evaluate(
                 "share_reliable": styles.count("reliable") / n_samples,
                 "share_shortcut": styles.count("shortcut") / n_samples,
                 "share_other": styles.count("other") / n_samples,
-                "greedy_share_reliable": float(completion_style(greedy[i]) == "reliable"),
+                **({"greedy_share_reliable": float(completion_style(greedy[i]) == "reliable")} if with_greedy else {}),
                 **{
                     f"{k}_{style}": sum(ok for ok, st in zip(correct, styles) if st == style) if k == "c" else n
                     for style in ("reliable", "shortcut")
