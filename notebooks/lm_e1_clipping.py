@@ -133,7 +133,9 @@ collapse = lm.collapse_step(stress).rename_axis("run_id").reset_index()
 collapse = collapse.merge(stress.drop_duplicates("run_id")[["run_id", "arm", "seed"]], on="run_id")
 peak = stress[stress.metric == "ratio/max"].groupby("run_id").value.max().rename("peak ratio").reset_index()
 save_table(
-    collapse.merge(peak, on="run_id")[["arm", "seed", "collapse_step", "peak ratio"]], results_dir, "lm_e1_stress"
+    collapse.merge(peak, on="run_id")[["arm", "seed", "collapse_step", "peak ratio"]].sort_values(["arm", "seed"]),
+    results_dir,
+    "lm_e1_stress",
 )
 
 # %% mystnb={"figure": {"caption": "C7's stress regime (learning rate times stress_lr_factor): held-out exact accuracy and the largest importance ratio per window of 8 steps, with and without clipping; faint lines are single seeds.", "name": "fig-e1-stress"}}

@@ -42,6 +42,16 @@ def test_a_metric_measured_only_at_step_0_has_no_change():
     assert lm.per_run_change(interior, "eval/sampled_acc").change.iloc[0] == pytest.approx(0.1)
 
 
+def test_per_run_changes_come_in_seed_order_whatever_the_run_ids():
+    """The run id is a hash of the configuration: a field that changes no result (how often a run evaluates in
+    between) renames every run. The per-run table - and the bootstrap that reads it in order - must not move."""
+    df = fake_runs({"a": [0.1, 0.2, 0.3, 0.4]})
+    renamed = df.assign(run_id=df.run_id.map(lambda r: f"{9 - int(r.split('-')[1])}-{r}"))  # reversed id order
+    a, b = lm.per_run_change(df, "eval/sampled_acc"), lm.per_run_change(renamed, "eval/sampled_acc")
+    assert list(a.seed) == list(b.seed) == [0, 1, 2, 3]
+    assert np.allclose(a.change, b.change) and np.allclose(a.change, [0.1, 0.2, 0.3, 0.4])
+
+
 def test_change_table_and_paired_difference():
     df = fake_runs({"a": [0.1, 0.2, 0.3], "b": [0.0, 0.1, 0.1]})
     t = lm.change_table(df, ["eval/sampled_acc"]).set_index("arm")

@@ -33,7 +33,9 @@ def per_run_change(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     out["final"] = np.where(last["step"].to_numpy() > first["step"].to_numpy(), last["value"].to_numpy(), np.nan)
     out["change"] = out["final"] - out["initial"]
     out["status"] = last["status"].to_numpy()
-    return out.reset_index()
+    # rows by seed, not by run id (a hash): what reads them in order - the bootstrap's draws - then never depends on
+    # a configuration field that changes no result
+    return out.reset_index().sort_values(["group", "arm", "seed"], kind="stable").reset_index(drop=True)
 
 
 def change_table(df: pd.DataFrame, metrics: list[str], by: tuple[str, ...] = ("arm",)) -> pd.DataFrame:
