@@ -133,7 +133,9 @@ collapse = lm.collapse_step(stress).rename_axis("run_id").reset_index()
 collapse = collapse.merge(stress.drop_duplicates("run_id")[["run_id", "arm", "seed"]], on="run_id")
 peak = stress[stress.metric == "ratio/max"].groupby("run_id").value.max().rename("peak ratio").reset_index()
 save_table(
-    collapse.merge(peak, on="run_id")[["arm", "seed", "collapse_step", "peak ratio"]].sort_values(["arm", "seed"]),
+    collapse.merge(peak, on="run_id")[["arm", "seed", "collapse_step", "peak ratio"]]
+    .sort_values(["arm", "seed"])
+    .reset_index(drop=True),
     results_dir,
     "lm_e1_stress",
 )
