@@ -24,7 +24,7 @@
 #   the importance ratios can then drift further - the direction of the tabular map's step x depth axis - and the
 #   clip fractions below show how often clipping binds at each point);
 # * **the clip rule**: symmetric (the paper's), clip-higher ($\epsilon_{high} = 0.28$), upper-only and none, all
-#   four at 16 and 160 completions per step, symmetric and none at 64 (the middle point's other two arms were
+#   four on the default base at 16 and 160 completions per step, symmetric and none at 64 (the middle point's other two arms were
 #   dropped to keep the series within its time budget, a choice of cost, not of their outcomes);
 # * **steps per rollout**: 2 instead of 8 at 64 completions per step (less off-policy depth);
 # * **the entropy profile**: the `free-choice` base, whose solutions write each column's digits in a free order

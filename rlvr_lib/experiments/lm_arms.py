@@ -35,9 +35,9 @@ PRIMARY = "eval/exact_acc"  # the primary outcome of every accuracy verdict
 # first is off-policy and clipping can act. Held-out evaluation at 6 points (steps 0, 20, ..., 100) on 80 items:
 # exact accuracy (the primary outcome, which needs no samples) complete at every point; at steps 0 and 100 also
 # greedy completions and 4 samples per item, in between 1 sample per item and no greedy ones (the interior points
-# draw the curves; every change from step 0 is read from the two ends). Evaluation samples on a generator of its
-# own, so what is evaluated in between never changes training. The item set is the same for every arm, so
-# item-to-item variation cancels in paired comparisons.
+# draw the curves; every change from step 0 is read from the two ends). Evaluation draws from its own seeded random
+# state and restores the training's, so what is evaluated in between never changes training. The item set is the
+# same for every arm, so item-to-item variation cancels in paired comparisons.
 FULL = dict(
     max_steps=100,
     prompts_per_step=2,

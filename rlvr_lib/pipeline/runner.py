@@ -33,9 +33,9 @@ THEORY = [
 ]
 PROBES = ["lm_probes"]
 # In the order ready notebooks start when the main job runs them side by side: the tuning first (every other one
-# trains at its rate), then the longest first once its inputs exist (walls of a fresh-clone main job at --jobs 2:
-# series 881 s, E2 555, E1 552, E7 393, pilot 381 - which five of them wait for -, E5 285, E4 238, E6 203, E3 115),
-# so that no long notebook is left to run alone at the end.
+# trains at its rate), then the longest first once its inputs exist (walls of the fresh-clone main job of 9d9a4a6, the
+# first at --jobs 2: series 881 s, E2 555, E1 552, E7 393, pilot 381 - which five of them wait for -, E5 285, E4
+# 238, E6 203, E3 115), so that no long notebook is left to run alone at the end.
 TINY_LM = [
     "lm_hyperparameters",
     "lm_regime_series",
