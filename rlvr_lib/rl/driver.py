@@ -10,7 +10,6 @@ the scale-out entry point.
 
 from __future__ import annotations
 
-import inspect
 import math
 import shutil
 import time
@@ -30,7 +29,8 @@ def params_finite(model) -> bool:
 
 class RecordCallback(TrainerCallback):
     """Writes every logged step and the held-out evaluations to the run record; stops a diverging run;
-    shows a progress bar."""
+    shows a progress bar. `evaluate_fn(model, interior=...)` returns the evaluation's metrics; `interior` is True
+    between the first and the last evaluation, where the function may make a lighter one."""
 
     def __init__(
         self,
@@ -41,7 +41,6 @@ class RecordCallback(TrainerCallback):
         check_params_every: int = 1,
     ):
         self.record, self.evaluate_fn, self.eval_every = record, evaluate_fn, eval_every
-        self.interior_kw = evaluate_fn is not None and "interior" in inspect.signature(evaluate_fn).parameters
         self.progress, self.check_every = progress, check_params_every
         self.diverged, self.bar, self.last_eval_step = False, None, -1
         self.last_reward = float("nan")
@@ -52,9 +51,8 @@ class RecordCallback(TrainerCallback):
         if self.evaluate_fn is None or step == self.last_eval_step:
             return
         t0 = time.perf_counter()
-        # between the first and the last evaluation a run may ask for a lighter one (eval_interior_samples)
-        max_steps = getattr(state, "max_steps", 0) or 0
-        res = self.evaluate_fn(model, interior=0 < step < max_steps) if self.interior_kw else self.evaluate_fn(model)
+        # `interior`: between the first and the last evaluation, where a run may ask for a lighter one
+        res = self.evaluate_fn(model, interior=0 < step < (getattr(state, "max_steps", 0) or 0))
         logs = {**{f"eval/{k}": v for k, v in res.items()}, "eval/wall_s": time.perf_counter() - t0}
         self.record.log(step, logs)
         for tracker in self.trackers:  # their own on_log, so the values land where the training metrics do
@@ -251,7 +249,7 @@ def base_eval_cached(eval_fn, base_path: Path, key: dict):
         nonlocal calls
         calls += 1
         if calls > 1:
-            return eval_fn(model, interior=True) if interior else eval_fn(model)
+            return eval_fn(model, interior=interior)
         if path.is_file():
             return {**json.loads(path.read_text()), "from_cache": 1.0}
         res = eval_fn(model)

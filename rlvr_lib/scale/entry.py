@@ -109,7 +109,7 @@ def run(recipe, output_root: str = "runs", progress: bool = True, resume: str | 
         ev = apply_template(load_raw(recipe.eval_dataset, limit=recipe.eval_limit), recipe.template)
         score = (lambda c, a: float(is_correct(c, a))) if recipe.template == "task" else MathVerifyReward.score
 
-        def evaluate_fn(model):
+        def evaluate_fn(model, interior: bool = False):  # the same evaluation at every step
             m = model.module if hasattr(model, "module") else model
             return evaluate_answers(
                 m,
