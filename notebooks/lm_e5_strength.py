@@ -12,8 +12,9 @@
 # # E5: improvement against initial accuracy (claim C11)
 #
 # **C11.** Stronger models gain more from spurious rewards. The plot the paper's reviewers asked for: for five
-# bases of increasing strength at the same style share (pretraining steps is the dial: 150, 175, 200, 250,
-# 300), the change in held-out exact accuracy after random-reward GRPO (with clipping) against the base's
+# bases of increasing strength at the same style share (pretraining steps is the dial: the `default` base's
+# pretraining run stopped after 150, 175, 200, 250 and all 300 of its steps - checkpoints of one run, so the
+# bases share initialisation, data order and schedule and differ only in how far they got), the change in held-out exact accuracy after random-reward GRPO (with clipping) against the base's
 # initial accuracy. The base is the unit of the regression: its seeds are nested within it, and the interval
 # resamples bases first, then seeds within each. The series must span weak to strong bases (a manipulation
 # check on initial greedy accuracy) before it can speak. Ground-truth GRPO is left out: the budget goes to bases.

@@ -128,8 +128,8 @@ def test_two_processes_pretrain_one_base_once(tmp_path, tiny_base_cfg):
     """Two processes ask for the same uncached base at once: one pretrains it, the other waits and reuses it."""
     cfg = tiny_base_cfg.with_(steps=15, seed=7)
     code = (
-        "import sys, json; import rlvr_lib.testbed.pretrain as pt; real = pt.pretrain; "
-        "pt.pretrain = lambda *a, **k: (print('PRETRAINED', flush=True), real(*a, **k))[1]; "
+        "import sys, json; import rlvr_lib.testbed.pretrain as pt; real = pt.pretrain_run; "
+        "pt.pretrain_run = lambda *a, **k: (print('PRETRAINED', flush=True), real(*a, **k))[1]; "
         "print(pt.ensure_base(pt.PretrainConfig.from_dict(json.loads(sys.argv[1])), progress=False))"
     )
     env = {**os.environ, "RLVR_CACHE_DIR": str(tmp_path)}
@@ -205,8 +205,9 @@ def test_arms_share_common_random_numbers(tiny_base, tmp_path):
 
 
 def test_bases_pretrained_side_by_side_are_the_bases_pretrained_alone(tmp_path, tiny_base_cfg, monkeypatch):
-    """`ensure_bases` pretrains missing bases in single-threaded worker processes; the weights are those of a
-    base pretrained here (two threads, one process)."""
+    """`ensure_bases` pretrains missing bases in worker processes; the weights are those of a base pretrained
+    here, in a process set to two threads (pretraining computes on one thread wherever it runs: at two, some CPUs
+    give other bits), and the caller's thread setting is left as it was."""
     import torch
     from safetensors.torch import load_file
 
@@ -218,6 +219,7 @@ def test_bases_pretrained_side_by_side_are_the_bases_pretrained_alone(tmp_path, 
     monkeypatch.setenv("RLVR_CACHE_DIR", str(tmp_path / "alone"))
     torch.set_num_threads(2)
     alone = [ensure_base(c, progress=False) for c in cfgs]
+    assert torch.get_num_threads() == 2
     for a, b in zip(side, alone):
         wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
         assert len(wa) > 0 and wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)

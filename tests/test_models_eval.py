@@ -69,15 +69,16 @@ def test_cache_key_tracks_every_dial(tiny_base_cfg):
         tiny_base_cfg.with_(contamination=0.0).key,
         tiny_base_cfg.with_(seed=1).key,
         tiny_base_cfg.with_(contamination=0.5, contamination_digits=3).key,
+        tiny_base_cfg.with_(stop_at=30).key,
     }
-    assert len(keys) == 6
+    assert len(keys) == 7
     # a dial added later hashes only when set: every base built before it keeps the key it had then
     import hashlib
 
     from rlvr_lib.numerics import kernels
     from rlvr_lib.testbed.pretrain import PRETRAIN_CODE_VERSION
 
-    before = {k: v for k, v in tiny_base_cfg.to_dict().items() if k != "contamination_digits"}
+    before = {k: v for k, v in tiny_base_cfg.to_dict().items() if k not in ("contamination_digits", "stop_at")}
     blob = json.dumps({"v": PRETRAIN_CODE_VERSION, "kernels": kernels(), **before}, sort_keys=True)
     assert tiny_base_cfg.key == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert PretrainConfig.from_dict(json.loads(json.dumps(tiny_base_cfg.to_dict()))).key == tiny_base_cfg.key
@@ -98,16 +99,56 @@ def test_interrupted_pretraining_leaves_no_base(tiny_cache, tiny_base_cfg, monke
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pt, "pretrain", boom)
+    monkeypatch.setattr(pt, "pretrain_run", boom)
     with pytest.raises(KeyboardInterrupt):
         ensure_base(cfg, progress=False)
     assert not pt.base_path(cfg).exists()
     assert not list(pt.base_path(cfg).parent.glob(f".tmp-{cfg.key}-*"))
 
 
+def test_bases_stopped_early_are_written_by_one_run_with_the_bits_of_each_run_alone(
+    tmp_path, tiny_base_cfg, monkeypatch
+):
+    """The strength dial: `stop_at` stops a base early on its schedule. `ensure_bases` builds the bases of one
+    schedule in one pretraining run that writes each on the way (one run, not one per base); each is bit for bit
+    the base its configuration pretrains alone, with its own record (key, losses so far), and the full-schedule
+    base is the one pretrained without checkpoints."""
+    import torch
+    from safetensors.torch import load_file
+
+    import rlvr_lib.testbed.pretrain as pt
+
+    full = tiny_base_cfg.with_(steps=12, seed=21)
+    cfgs = [full.with_(stop_at=5), full.with_(stop_at=9), full]
+    assert {c.schedule for c in cfgs} == {full} and [c.trained_steps for c in cfgs] == [5, 9, 12]
+    runs = []
+    real = pt.pretrain_run
+    monkeypatch.setattr(
+        pt, "pretrain_run", lambda cfg, outputs, *a, **k: runs.append(sorted(outputs)) or real(cfg, outputs, *a, **k)
+    )
+    monkeypatch.setenv("RLVR_CACHE_DIR", str(tmp_path / "together"))
+    together = pt.ensure_bases(cfgs, workers=1)
+    assert runs == [[5, 9, 12]]
+    monkeypatch.setenv("RLVR_CACHE_DIR", str(tmp_path / "alone"))
+    alone = [pt.ensure_base(c, progress=False) for c in cfgs]
+    assert runs[1:] == [[5], [9], [12]]
+    for c, a, b in zip(cfgs, together, alone):
+        wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+        assert len(wa) > 0 and all(torch.equal(wa[k], wb[k]) for k in wa)
+        meta = base_meta(a)
+        assert meta["key"] == c.key == a.name and len(meta["losses"]) == c.trained_steps
+        assert meta["losses"] == base_meta(b)["losses"]
+    w5, w12 = load_file(str(together[0] / "model.safetensors")), load_file(str(together[2] / "model.safetensors"))
+    assert any(not torch.equal(w5[k], w12[k]) for k in w5)  # the checkpoints are not one base written twice
+    with pytest.raises(ValueError, match="full schedule"):
+        pt.pretrain_run(full.with_(stop_at=5), {5: tmp_path / "x"})
+
+
 def test_bad_pretrain_dials():
     with pytest.raises(ConfigError, match="steps must be an int"):
         PretrainConfig(steps=0)
+    with pytest.raises(ConfigError, match="stop_at must be an int"):
+        PretrainConfig(steps=10, stop_at=10)
     with pytest.raises(ConfigError, match="unknown pretraining parameter"):
         PretrainConfig.from_dict({"stepz": 3})
     with pytest.raises(ConfigError, match="hidden_size"):

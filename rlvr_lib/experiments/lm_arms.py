@@ -142,7 +142,8 @@ def base(name: str, profile: str) -> str:
         for k, v in BASES[name].to_dict().items()
         if k in ("reliable_share", "contamination", "contamination_digits") and v != getattr(BASES["default"], k)
     }
-    steps = {"steps": max(2, BASES[name].steps // 30)}
+    cfg = BASES[name]
+    steps = {"steps": max(2, cfg.steps // 30), "stop_at": max(1, cfg.stop_at // 30) if cfg.stop_at else 0}
     task = {"task": replace(SMOKE_BASE.task, format=BASES[name].task.format)}
     return str(ensure_base(replace(SMOKE_BASE, **dials, **steps, **task), progress=False))
 

@@ -228,7 +228,7 @@ def bases_table(results_dir: str | Path = "../results") -> pd.DataFrame:
                 "format": cfg.task.format,
                 "reliable_share": cfg.reliable_share,
                 "contamination": cfg.contamination,
-                "pretrain steps": cfg.steps,
+                "pretrain steps": cfg.trained_steps,
                 "greedy_acc": m.get("greedy_acc"),
                 "sampled_acc": m.get("sampled_acc"),
                 "exact_acc": m.get("exact_acc"),

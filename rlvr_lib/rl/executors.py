@@ -18,11 +18,12 @@ task when a worker dies, and the usual route onto batch clusters (dask-jobqueue)
 Every executor calls the same :func:`rlvr_lib.rl.driver.run_experiment` on the same configuration with the
 same number of torch threads per run (one, unless a spec says ``xT``), so a run's record does not depend on
 which executor trained it. The thread count is part of what decides a run's bits: a GRPO run at two threads
-differs in the last digits from the same run at one (pretraining does not), so it is recorded in each run's
-``meta.json``. The run lock keeps two workers - or two sweeps - from training one configuration at once.
-Scripts that use ``pool`` or ``dask`` need the usual ``if __name__ == "__main__":`` guard of Python's spawned
-processes (notebooks do not). Workers on a cluster must see the same filesystem (run directories and the base
-cache) at the same paths, as on a shared cluster filesystem; a worker works in the dispatcher's directory.
+differs in the last digits from the same run at one (pretraining always computes on one thread), so it is
+recorded in each run's ``meta.json``. The run lock keeps two workers - or two sweeps - from training one
+configuration at once. Scripts that use ``pool`` or ``dask`` need the usual ``if __name__ == "__main__":``
+guard of Python's spawned processes (notebooks do not). Workers on a cluster must see the same filesystem (run
+directories and the base cache) at the same paths, as on a shared cluster filesystem; a worker works in the
+dispatcher's directory.
 """
 
 from __future__ import annotations

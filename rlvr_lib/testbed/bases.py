@@ -9,8 +9,9 @@ contaminated       half of the evaluation items replaced by harder 4-digit probl
                    solved, 20 times each into the corpus (a clean base does not solve them)
 free-choice        the entropy-profile dial: solutions in the ``free`` format (each column's digits in a
                    free order), so the base carries more entropy per token at the same task
-steps-N            base strength: N pretraining steps instead of 300 (N in 150, 175, 200, 250): with
-                   ``default`` a five-base strength series at the same style share
+steps-N            base strength: ``default``'s pretraining run stopped after N of its 300 steps (N in 150,
+                   175, 200, 250; its checkpoints, written on the way by that one run): with ``default`` a
+                   five-base strength series at the same style share, data order and initialisation
 =================  ===============================================================================
 """
 
@@ -28,7 +29,7 @@ BASES: dict[str, PretrainConfig] = {
     "shortcut": DEFAULT.with_(reliable_share=0.3),
     "contaminated": DEFAULT.with_(contamination=0.5, contamination_digits=4),
     "free-choice": DEFAULT.with_(task=TaskConfig(format="free")),
-    **{f"steps-{n}": DEFAULT.with_(steps=n) for n in STRENGTH_STEPS},
+    **{f"steps-{n}": DEFAULT.with_(stop_at=n) for n in STRENGTH_STEPS},
 }
 
 
