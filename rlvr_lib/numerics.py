@@ -102,9 +102,21 @@ def fingerprint() -> dict:
 
 
 def canary() -> str:
-    """Hash of a tiny model's weights after a few AdamW steps on fixed data (about a second): equal on two
-    machines exactly when their kernels compute this model's training bitwise alike, which is what the
-    book's numbers need to reproduce exactly."""
+    """Hash of a tiny model's weights after a few AdamW steps on fixed data (about a second), on one torch thread
+    as the bases and runs compute (the caller's setting is restored; on some CPUs two threads give other bits):
+    equal on two machines exactly when their kernels compute this model's training bitwise alike, which is
+    what the book's numbers need to reproduce exactly."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _canary()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _canary() -> str:
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 

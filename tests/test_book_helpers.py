@@ -337,3 +337,56 @@ def test_premise_counts_symmetric_and_unclipped_rows_and_the_maps_any_rule_rows_
     assert "E0 (any clip rule): supported" in some_rule["tabular"]
     assert "E0 (tiny LM, any clip rule): supported" in some_rule["tiny LM"]
     assert "symmetric" not in " ".join(some_rule.astype(str))
+
+
+def _machine(model: str) -> dict:
+    return {"cpu": {"model": model}, "aten_capability": "AVX2", "pins": {"ATEN_CPU_CAPABILITY": "avx2"}}
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_cross_machine_table_compares_outcomes_and_sets_changed_designs_apart(tmp_path, results, same):
+    """Each verdict beside the reference build's: agreeing, differing, only on one side, and a notebook whose
+    design changed since (listed, never counted as a machine difference); the paragraph counts what it shows."""
+    (results / "machine.json").write_text(json.dumps(_machine("CPU here")))
+    save_verdicts([Verdict("C11", "inconclusive", "s", "tiny LM", reason="undecided")], results, "nb_b")
+    ref = {
+        "revision": "0123456789abcdef",
+        "machine": _machine("CPU there"),
+        "changed_since": {"nb_b": "its bases changed"},
+        "verdicts": [
+            {"source": "nb_a", "claim": "C6", "level": "tabular", "verdict": "supported", "reason": "r"},
+            {
+                "source": "nb_a",
+                "claim": "C6",
+                "level": "tiny LM",
+                "verdict": "inconclusive" if same else "supported",
+                "reason": "r",
+            },  # fmt: skip
+            {
+                "source": "nb_a",
+                "claim": "C8 (entropy coef)",
+                "level": "tiny LM",
+                "verdict": "not supported",
+                "reason": "r",
+            },  # fmt: skip
+            {"source": "nb_b", "claim": "C11", "level": "tiny LM", "verdict": "not supported", "reason": "r"},
+            {"source": "nb_c", "claim": "C1", "level": "exact", "verdict": "supported", "reason": "r"},
+        ],
+    }
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps(ref))
+    t = book.cross_machine_table(results, path)
+    assert len(t) == 7  # 6 here (5 + C11), 5 there, 4 in common
+    row = t.set_index(["notebook", "claim", "level"])
+    assert bool(row.loc[("nb_a", "C6", "tiny LM"), "same outcome"]) is same
+    assert row.loc[("nb_b", "C11", "tiny LM"), "note"] == "its bases changed"
+    assert row.loc[("nb_c", "C1", "exact"), "this build"] == "" and not row.loc[("nb_c", "C1", "exact"), "same outcome"]
+    assert row.loc[("nb_a", "C8 (entropy reward)", "tiny LM"), "reference build"] == ""
+    text = book.cross_machine_sentence(results, path)
+    assert "CPU here (AVX2 kernels, pinned)" in text and "CPU there" in text and "revision 0123456" in text
+    differ = 0 if same else 1
+    assert f"design, {3 - differ} came out the same and {differ} differently" in text and "Of the 3 verdicts" in text
+    assert ("by level: 1 tiny LM" in text) is not same and ("by level: none" in text) is same
+    assert "4 more are not compared" in text
+    agree = "levels tabular, tiny LM came out the same" if same else "level tabular came out the same"
+    assert agree in text

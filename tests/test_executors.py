@@ -162,7 +162,8 @@ def test_notebook_parameters_are_checked_against_their_annotations():
 
 def test_kernel_pins_are_in_effect_and_change_the_bits():
     """rlvr_lib pins AVX2 kernels at import (on x86-64 with AVX2); the canary differs under other kernels, which
-    is what makes it a check of the pins; the thread count does not change it."""
+    is what makes it a check of the pins; the caller's thread count does not change it (it computes on one thread:
+    on some CPUs two give other bits)."""
     from rlvr_lib.numerics import PINS, cpu_info, fingerprint
 
     if "avx2" not in cpu_info()["flags"]:
@@ -182,6 +183,11 @@ def test_kernel_pins_are_in_effect_and_change_the_bits():
 
     pinned = canary({})
     assert pinned == canary({}, threads=2)
+    code = "import torch; torch.set_num_threads(2); import rlvr_lib.numerics as n; n.canary(); "
+    out = subprocess.run(
+        [sys.executable, "-c", code + "print(torch.get_num_threads())"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "2"  # the caller's setting is restored
     assert pinned != canary({"ATEN_CPU_CAPABILITY": "default"})
 
 

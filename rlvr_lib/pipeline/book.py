@@ -264,6 +264,71 @@ def machine_table(results_dir: str | Path = "../results") -> pd.DataFrame:
     return pd.DataFrame({"field": list(rows), "value": [str(v) for v in rows.values()]})
 
 
+def _machine_words(m: dict) -> str:
+    return (
+        f"{m['cpu']['model']} ({m['aten_capability']} kernels{', pinned' if any(m.get('pins', {}).values()) else ''})"
+    )
+
+
+def cross_machine_table(
+    results_dir: str | Path = "../results", reference: str | Path = "data/verdicts_reference.json"
+) -> pd.DataFrame:
+    """Each verdict of this build beside the same verdict of a reference build on another machine (a file written
+    by ``scripts/reference_verdicts.py``): outcome here, outcome there, whether they agree, and a note where the
+    notebook's design changed after the reference revision (such a row is not a machine difference). Verdicts
+    only one build has are listed with the other side empty."""
+    ref = json.loads(Path(reference).read_text())
+    there = {(v["source"], v["claim"], v["level"]): v["verdict"] for v in ref["verdicts"]}
+    here = {(v.source, v.claim, v.level): v.verdict for v in load_verdicts(results_dir)}
+    changed = ref.get("changed_since", {})
+    rows = []
+    for key in sorted(set(here) | set(there)):
+        a, b = here.get(key, ""), there.get(key, "")
+        rows.append(
+            {
+                "claim": key[1],
+                "level": key[2],
+                "notebook": key[0],
+                "this build": a,
+                "reference build": b,
+                "same outcome": bool(a and b and a == b),
+                "note": changed.get(key[0], ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def cross_machine_sentence(
+    results_dir: str | Path = "../results", reference: str | Path = "data/verdicts_reference.json"
+) -> str:
+    """One paragraph composed from :func:`cross_machine_table`: the two machines, how many verdicts both builds
+    decided with an unchanged design, how many of those agree, and which differ."""
+    ref = json.loads(Path(reference).read_text())
+    t = cross_machine_table(results_dir, reference)
+    comparable = t[(t["this build"] != "") & (t["reference build"] != "") & (t.note == "")]
+    differ = comparable[~comparable["same outcome"]]
+    mp = Path(results_dir) / "machine.json"
+    here = _machine_words(json.loads(mp.read_text())) if mp.exists() else "this machine"
+    levels = differ.groupby("level").size().to_dict()
+    by_level = ", ".join(f"{n} {lv}" for lv, n in sorted(levels.items())) or "none"
+    agree = sorted(set(comparable.level) - set(levels))
+    text = (
+        f"This build ran on {here}; the reference build (revision {ref['revision'][:7]}) on "
+        f"{_machine_words(ref['machine'])}. Of the {len(comparable)} verdicts both builds computed with the same "
+        f"design, {len(comparable) - len(differ)} came out the same and {len(differ)} differently (by level: "
+        f"{by_level})."
+    )
+    if agree:
+        text += f" Every verdict at the level{'s' if len(agree) > 1 else ''} {', '.join(agree)} came out the same."
+    rest = len(t) - len(comparable)
+    if rest:
+        text += (
+            f" {rest} more {'is' if rest == 1 else 'are'} not compared: a design change since the reference, or a "
+            "verdict only one build has."
+        )
+    return text
+
+
 def executed_table(executed_dir: str | Path = "executed") -> pd.DataFrame:
     """Where and how each executed notebook of this book was computed (from its metadata)."""
     rows = []
