@@ -34,8 +34,10 @@
 # base the B = 16 points with symmetric clipping and without are E1's runs (seeds 0-2 of E1's) and the clip-higher
 # one is E6's. Outcome: the change in exact accuracy from step 0
 # (primary), with held-out entropy, clip fractions and the per-step clipping ratio |N_raw| / |C+| along the run.
-# The points were fixed from the tabular map's axes and the main job's budget before the runs, without a pilot of
-# their own; each reports the seeds a decision would need at its measured spread (at the family-wise width).
+# The points were fixed from the tabular map's axes and the main job's budget before the runs. The seeds per point
+# are set by the series' time budget; a pilot at the series' first point (the default base at 16 completions per
+# step, symmetric and none, on pilot seeds never reported: E1's pilot runs, the same configurations) says how many a
+# family-wise decision would need, and each point reports the same at its own measured spread.
 
 # %% tags=["colab", "hide-input"]
 # On Colab, install this project first; elsewhere this cell does nothing. The book's copy of this notebook (what
@@ -52,7 +54,8 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile: str = "full"  # "full" for the book, "smoke" for tests
 learning_rate: float = 2e-5  # set by the main job from lm_hyperparameters: the rate at 16 completions per step
-seeds: list = [0, 1, 2]  # the reported seeds of every point
+seeds: list = [0, 1, 2]  # the reported seeds of every point (the series' time budget)
+pilot_seeds: list = [1000, 1001, 1002]  # the pilot's seeds (E1's pilot seeds), never reported
 runs_dir: str = "runs"
 results_dir: str = "results"
 executor: str = ""  # where runs train: empty means $RLVR_EXECUTOR, else sequential (see rlvr_lib.rl.executors)
@@ -84,6 +87,14 @@ from rlvr_lib.verdicts import save_table, save_verdicts
 
 arms, points = lr.series_arms(learning_rate, profile)
 shared = lm.common(profile, runs_dir, learning_rate)
+
+# the pilot: the first point's two arms on the pilot seeds (at smoke size two of them, for a spread)
+pilot_arms, pilot_points = lr.series_arms(learning_rate, profile, transect=lr.PILOT_POINTS)
+pilot_df = lm.sweep(pilot_arms, pilot_seeds if profile == "full" else pilot_seeds[:2], shared, executor=executor)
+pilot = lr.pilot_table(pilot_df, pilot_points, acc_margin, m=len(points), seeds=len(lm.seeds_for(profile, seeds)))
+save_table(pilot, results_dir, f"{lr.NAME}_pilot")
+print(lr.pilot_sentence(pilot, m=len(points)))
+
 df = lm.sweep(arms, lm.seeds_for(profile, seeds), shared, executor=executor)
 table = lr.classify(lr.series_table(df, points), acc_margin)
 # each point on the mechanism probes' curves (results/probe_curves.csv, when the probes have run) at its clip rate

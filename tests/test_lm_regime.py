@@ -12,6 +12,7 @@ from rlvr_lib.experiments import lm_lab as lm
 from rlvr_lib.experiments import lm_regime as lr
 from rlvr_lib.pipeline import book
 from rlvr_lib.rl.config import ExperimentConfig
+from rlvr_lib.stats import t975
 
 LR = 2e-5
 
@@ -348,3 +349,42 @@ def test_e0_statistic_counts_losses_orders_gains_and_takes_the_floor_as_binding(
 def test_e0_verdict_rule_reaches_every_outcome(spec, rules, verdict, reason):
     v = lr._e0_verdict(table_of(spec), 0.02, 0.001, "E0 (x)", "s", rules)
     assert (v.claim, v.verdict, v.reason, v.statement) == ("E0 (x)", verdict, reason, "s")
+
+
+def test_series_pilot_is_the_first_point_on_pilot_seeds_and_e1s_pilot_runs():
+    """The pilot's points are the series' first point, whose configurations are E1's pilot arms (so the main job
+    trains them once), and its seeds are the E1 pilot's."""
+    arms, points = lr.series_arms(5e-5, "full", transect=lr.PILOT_POINTS)
+    assert list(points.group.unique()) == ["default, 16/step"] and set(points.arm) == {"symmetric", "none"}
+    shared = lm.common("full", "runs", 5e-5)
+    e1 = lm.pilot_arms("default")
+    for (_, rule), over in arms.items():
+        label = lm.RANDOM_CLIP.label if rule == "symmetric" else lm.RANDOM_NO_CLIP.label
+        a = ExperimentConfig.from_dict({**shared, **over, "name": "x", "seed": 1000})
+        b = ExperimentConfig.from_dict({**shared, **e1[label], "name": "y", "seed": 1000})
+        assert a.run_id == b.run_id
+    from rlvr_lib.pipeline.runner import NOTEBOOKS
+
+    for name in ("lm_pilot", "lm_regime_series"):  # the series' pilot seeds are E1's pilot's
+        assert f"pilot_seeds: list = {lr.PILOT_SEEDS}" in (NOTEBOOKS / f"{name}.py").read_text()
+
+
+@pytest.mark.parametrize("spread, short", [(0.005, 0), (0.2, 2)])
+def test_series_pilot_says_whether_the_budget_reaches_a_decision(spread, short):
+    """The pilot's seeds to decide at the family-wise width, beside the series' seeds; the sentence says the
+    budget falls short exactly when the pilot asks more than it gives."""
+    spec = {
+        ("default, 16/step", "symmetric"): ([-0.2 - spread, -0.2, -0.2 + spread], [0, 0, 0], 0.001, 0.001),
+        ("default, 16/step", "none"): ([-0.3 - spread, -0.3, -0.3 + spread], [0, 0, 0], 0.0, 0.0),
+    }
+    t = lr.pilot_table(records(spec), points_of(spec), 0.02, m=16, seeds=3)
+    assert list(t["pilot n"]) == [3, 3] and t["pilot mean"].round(6).tolist() == [-0.2, -0.3]
+    assert t["pilot sd"].tolist() == pytest.approx([spread, spread])
+    for _, r in t.iterrows():
+        half = t975(2) * spread / math.sqrt(3)
+        assert r["seeds to decide (family-wise)"] == lr.seeds_to_decide_fw(r["pilot mean"], half, 3, 0.02, 16)
+    assert int((t["seeds to decide (family-wise)"] > 3).sum()) == short
+    text = lr.pilot_sentence(t, m=16)
+    assert "over the series' 16 points" in text and f"sd {spread:.3f}" in text
+    assert ("fewer than the pilot asks at 2 of its 2 points" in text) is bool(short)
+    assert ("at least what the pilot asks" in text) is not bool(short)

@@ -205,6 +205,55 @@ def seeds_to_decide_fw(mean: float, half: float, n: int, margin: float, m: int, 
     return cap
 
 
+# The series' pilot: its first point (the default base at 16 completions per step, symmetric and none) on pilot
+# seeds that are never reported. These are E1's pilot runs (lm_pilot's "random, clip" and "random, no clip" are the
+# same configurations), so in the main job the pilot costs no run of its own.
+PILOT_POINTS = [(Point("default", 16), "symmetric"), (Point("default", 16), "none")]
+PILOT_SEEDS = [1000, 1001, 1002]
+
+
+def pilot_table(df: pd.DataFrame, points: pd.DataFrame, margin: float, m: int, seeds: int) -> pd.DataFrame:
+    """Per pilot point: the pilot's exact-accuracy change (mean, sd, n over the pilot seeds) and the seeds a
+    family-wise decision over the series' `m` points would need at that effect and spread
+    (:func:`seeds_to_decide_fw`), beside the `seeds` each point of the series gets."""
+    acc = _per_run(df, lm.PRIMARY)
+    rows = []
+    for _, p in points.iterrows():
+        v = acc[(acc.group == p.group) & (acc.arm == p.arm)].change.to_numpy(float)
+        g, h, n = mean_ci(v)
+        rows.append(
+            {
+                "group": p.group,
+                "arm": p.arm,
+                "pilot n": int(n),
+                "pilot mean": g,
+                "pilot sd": float(np.std(v, ddof=1)) if n > 1 else np.nan,
+                "seeds to decide (family-wise)": seeds_to_decide_fw(g, h, int(n), margin, m) if n > 1 else np.nan,
+                "series seeds": int(seeds),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pilot_sentence(t: pd.DataFrame, m: int) -> str:
+    """What the pilot says about the series' seeds, composed from :func:`pilot_table`."""
+    parts = [
+        f"{r.arm} at {r.group}: mean {r['pilot mean']:+.3f}, sd {r['pilot sd']:.3f} over {r['pilot n']} pilot seeds, "
+        f"about {r['seeds to decide (family-wise)']:.0f} seeds to decide"
+        for _, r in t.iterrows()
+    ]
+    seeds = int(t["series seeds"].iloc[0])
+    short = int((t["seeds to decide (family-wise)"] > seeds).sum())
+    verdict = (
+        f"the series' {seeds} seeds per point, set by its time budget, are fewer than the pilot asks at {short} of "
+        f"its {len(t)} points: a point with the pilot's effect and spread can be expected to stay undecided at the "
+        "family-wise width"
+        if short
+        else f"the series' {seeds} seeds per point are at least what the pilot asks at each of its points"
+    )
+    return f"Pilot (family-wise over the series' {m} points): " + "; ".join(parts) + f". So {verdict}."
+
+
 def classify(t: pd.DataFrame, margin: float) -> pd.DataFrame:
     """Adds each point's decision on the gain (own 95% interval) and the family-wise one (widened for the
     series' points, Bonferroni: :func:`regime_map.family_half`), the seeds a decision would need at the measured
