@@ -24,6 +24,7 @@ import hashlib
 import os
 import platform
 import sys
+from contextlib import contextmanager
 
 PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 OPT_OUT = "RLVR_NUMERICS"
@@ -101,19 +102,29 @@ def fingerprint() -> dict:
     }
 
 
+@contextmanager
+def torch_threads(n: int | None):
+    """Torch on `n` threads for the duration, the caller's setting restored after (None: left as it is). The
+    thread count is part of what decides the bits: a GRPO run, and on some CPUs pretraining, differ between one
+    thread and two."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def canary() -> str:
     """Hash of a tiny model's weights after a few AdamW steps on fixed data (about a second), on one torch thread
     as the bases and runs compute (the caller's setting is restored; on some CPUs two threads give other bits):
     equal on two machines exactly when their kernels compute this model's training bitwise alike, which is
     what the book's numbers need to reproduce exactly."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _canary()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _canary() -> str:

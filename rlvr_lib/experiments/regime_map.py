@@ -38,7 +38,6 @@ regime is placed on the map (:func:`reported_placement`).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from statistics import NormalDist
@@ -51,6 +50,7 @@ from rlvr_lib._checks import ConfigError, check_choice, check_float, check_int, 
 from rlvr_lib.clip import ClipRule
 from rlvr_lib.entropy import softmax_entropy
 from rlvr_lib.experiments.theory_lab import PAPER_C3
+from rlvr_lib.numerics import torch_threads
 from rlvr_lib.stats import mean_ci, t975
 from rlvr_lib.theory.simulator import SimConfig, entropy_change_coefficient, grpo_iteration, initial_logits
 from rlvr_lib.verdicts import Verdict, decide_effect
@@ -268,21 +268,11 @@ def _ci(prefix: str, x) -> dict:
     return {prefix: m, f"{prefix}_ci": h}
 
 
-@contextmanager
-def one_thread():
-    """Torch on one thread for the duration: the map's tensors are small, and one thread is several times faster
-    than two on a busy 2-core machine (and gives the same sums in the same order on every run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run_cells(run: Run, cfg: MapConfig) -> list[dict]:
     """Every rule on `run`, from the same seed: one row per rule x mode x q (on one torch thread)."""
-    with one_thread():
+    # one thread: the map's tensors are small, and one thread is several times faster than two on a busy 2-core
+    # machine (and gives the same sums in the same order on every run)
+    with torch_threads(1):
         return _run_cells(run, cfg)
 
 

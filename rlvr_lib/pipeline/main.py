@@ -52,8 +52,7 @@ def pretrain_bases(names=None) -> list:
 def build_bases(names=None) -> dict:
     """The base card: each base (pretrained first if missing) evaluated on 200 held-out items with 8 samples each,
     on one torch thread as the runs evaluate; written to results/bases.json."""
-    import torch
-
+    from rlvr_lib.numerics import torch_threads
     from rlvr_lib.rl.driver import base_eval_cached
     from rlvr_lib.testbed.bases import BASES
     from rlvr_lib.testbed.evaluation import evaluate
@@ -64,9 +63,7 @@ def build_bases(names=None) -> dict:
     names = list(names or BASES)
     paths = pretrain_bases(names)
     out = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the notebooks beside it have the other core
-    try:
+    with torch_threads(1):  # the notebooks beside it have the other core
         for name, path in zip(names, paths):
             cfg = BASES[name]
             model, tok = load_policy(path, progress=False)
@@ -83,8 +80,6 @@ def build_bases(names=None) -> dict:
                 f"  reliable share {r['share_reliable']:.2f}  pretrain {meta['wall_s']:.0f} s at "
                 f"{meta['tokens_per_s']:.0f} tokens/s"
             )
-    finally:
-        torch.set_num_threads(threads)
     Path("results").mkdir(exist_ok=True)
     Path("results/bases.json").write_text(json.dumps(out, indent=1))
     return out

@@ -105,9 +105,7 @@ def train_one(cfg_dict: dict, threads: int | None, where: dict) -> dict:
     os.environ.update(where.get("env", {}))
     if where.get("cwd"):
         os.chdir(where["cwd"])
-    import torch
-
-    from rlvr_lib.numerics import pin
+    from rlvr_lib.numerics import pin, torch_threads
 
     pin()  # the dispatcher's pins are in `where`; torch has run no operation yet in this task's process
 
@@ -117,14 +115,9 @@ def train_one(cfg_dict: dict, threads: int | None, where: dict) -> dict:
 
     cfg = ExperimentConfig.from_dict(cfg_dict)
     was_finished = is_finished(run_dir_of(cfg))
-    before = torch.get_num_threads()
     t0 = time.perf_counter()
-    try:
-        if threads:
-            torch.set_num_threads(threads)
+    with torch_threads(threads):  # restored after: the sequential executor runs in the caller's process
         run_experiment(cfg, progress=False)
-    finally:
-        torch.set_num_threads(before)  # the sequential executor runs in the caller's process
     return {"run_id": cfg.run_id, "trained": not was_finished, "wall_s": time.perf_counter() - t0, "pid": os.getpid()}
 
 

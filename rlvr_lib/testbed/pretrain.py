@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rlvr_lib._checks import ConfigError, check_float, check_int, check_prob
 from rlvr_lib._locks import file_lock
-from rlvr_lib.numerics import fingerprint
+from rlvr_lib.numerics import fingerprint, torch_threads
 from rlvr_lib.testbed.models import ModelConfig, build_model, build_tokenizer
 from rlvr_lib.testbed.tasks import TaskConfig, build_corpus
 
@@ -158,19 +158,13 @@ def pretrain_run(
     ``cfg.with_(stop_at=k)``, and its files are those a run of that configuration alone writes. Pretraining runs
     on one torch thread whatever the caller's setting (restored after), so a base is the same bits wherever it
     was built. Returns {steps trained: the base's `pretrain.json` record}."""
-    import torch
-
     if cfg.stop_at:
         raise ValueError(f"pretrain_run takes the full schedule (stop_at = 0), got stop_at = {cfg.stop_at}")
     bad = [k for k in outputs if not 1 <= k <= cfg.steps]
     if not outputs or bad:
         raise ValueError(f"outputs must name step counts in 1..{cfg.steps}, got {sorted(outputs)}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a base's bits must not depend on the caller's threads (they do at two on some CPUs)
-    try:
+    with torch_threads(1):  # a base's bits must not depend on the caller's threads (they do at two on some CPUs)
         return _pretrain_run(cfg, outputs, progress, flush_denormal)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _pretrain_run(cfg: PretrainConfig, outputs: dict[int, Path], progress: bool, flush_denormal: bool) -> dict:
